@@ -1,0 +1,63 @@
+# The two commands of the README:
+#   make book   builds the rendered HTML book into _build/html (stored outputs, no re-execution)
+#   make test   runs the whole test suite: lint, unit tests, notebook freshness, nbval, browser
+# Both create and fill the virtual environment .venv when it is missing or out of date.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX := .cache/static/mathjax/tex-mml-chtml.js
+# Offline data: the shared folder beside the clone, when it exists (see book/setup.md).
+SHARED_DATA := $(abspath ../shared/data)
+ifeq ($(wildcard $(SHARED_DATA)),)
+else
+export RNN_TUTORIAL_DATA ?= $(SHARED_DATA)
+endif
+NB ?=
+
+.PHONY: book test lint execute status venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# MathJax comes from the npm registry, checked against a pinned sha256, and is served from the
+# book itself (html_static_path in _config.yml): equations render without any CDN. It is kept out
+# of _static/, whose scripts Jupyter Book would add to every page.
+$(MATHJAX):
+	rm -rf .cache/mathjax && mkdir -p .cache/mathjax
+	cd .cache/mathjax && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	echo "$(MATHJAX_SHA256)  .cache/mathjax/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet
+	tar -xzf .cache/mathjax/mathjax-$(MATHJAX_VERSION).tgz -C .cache/mathjax package/es5
+	rm -rf .cache/static && mkdir -p .cache/static && mv .cache/mathjax/package/es5 .cache/static/mathjax
+
+book: $(STAMP) $(MATHJAX)
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) lint book
+	$(BIN)/python tools/nbtools.py check
+	$(BIN)/pytest tests chapters --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider
+
+# Re-execute notebooks in place (all, or NB=chapters/xx.ipynb) and record the freshness proof.
+execute: $(STAMP)
+	$(BIN)/python tools/nbtools.py execute $(NB)
+
+status: $(STAMP)
+	$(BIN)/python tools/nbtools.py status
+
+clean:
+	rm -rf _build .cache

@@ -1,0 +1,212 @@
+"""Execute the book's notebooks in place and prove that their stored outputs are fresh.
+
+Usage (the Makefile wraps these; see CONTRIBUTING.md):
+
+    python tools/nbtools.py execute [NOTEBOOK ...]   # re-run top to bottom, store outputs + proof
+    python tools/nbtools.py check   [NOTEBOOK ...]   # exit 1 if any notebook is stale
+    python tools/nbtools.py status                   # the execution-status table
+
+``execute`` runs each notebook in a fresh kernel with nbclient (the same way a reader's
+"Restart & Run All" does), then records in ``metadata.rnn_tutorial``:
+
+- ``code_sha256``: a hash of every code cell's source, in order. If a code cell changes after
+  the outputs were stored, the hash no longer matches and ``check`` (and the test suite) fails.
+- ``execution_seconds``, ``executed_at``, ``device`` and ``machine``: shown on the book's
+  execution-status page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "chapters"
+META_KEY = "rnn_tutorial"
+BUDGET_SECONDS = 180  # at most 3 minutes per notebook on the 2-core CI machine
+
+# Machine-specific paths that must never appear in stored outputs.
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:root|home|tmp|work|Users)/[\w.-]+")
+
+
+def notebooks(paths: list[str] | None = None) -> list[Path]:
+    """The notebooks to act on: the given paths, or every ``chapters/*.ipynb``."""
+    if paths:
+        found = [Path(p).resolve() for p in paths]
+        for p in found:
+            if not p.is_file() or p.suffix != ".ipynb":
+                raise SystemExit(f"not a notebook: {p}")
+        return found
+    return sorted(CHAPTERS.glob("*.ipynb"))
+
+
+def code_hash(nb: nbformat.NotebookNode) -> str:
+    """sha256 of the code cells' sources, in order (whitespace at the ends ignored)."""
+    sources = [c.source.strip() for c in nb.cells if c.cell_type == "code"]
+    return hashlib.sha256(json.dumps(sources).encode()).hexdigest()
+
+
+def _device() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return "cpu"
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def _clean_streams(cell: nbformat.NotebookNode) -> None:
+    """Merge consecutive stream outputs and apply carriage returns, as a terminal would.
+
+    A tqdm bar redraws itself with ``\\r``; the reader of the rendered book should see its
+    final state, not every intermediate frame.
+    """
+    merged: list[nbformat.NotebookNode] = []
+    for out in cell.get("outputs", []):
+        if (
+            out.output_type == "stream"
+            and merged
+            and merged[-1].output_type == "stream"
+            and merged[-1].name == out.name
+        ):
+            merged[-1].text += out.text
+        else:
+            merged.append(out)
+    for out in merged:
+        if out.output_type == "stream":
+            lines = out.text.replace("\r\n", "\n").split("\n")
+            out.text = "\n".join(line.rsplit("\r", 1)[-1] for line in lines)
+    cell.outputs = merged
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Execute one notebook in place; return its wall-clock time in seconds."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            _clean_streams(cell)
+    nb.metadata[META_KEY] = {
+        "code_sha256": code_hash(nb),
+        "execution_seconds": round(seconds, 1),
+        "executed_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": _device(),
+        "machine": _machine(),
+    }
+    nbformat.write(nb, path)
+    return seconds
+
+
+def problems(path: Path) -> list[str]:
+    """Everything that makes a stored notebook stale or unfit to publish."""
+    nb = nbformat.read(path, as_version=4)
+    name = path.name
+    meta = nb.metadata.get(META_KEY)
+    if not meta:
+        return [f"{name}: never executed with `make execute` (no metadata.{META_KEY})"]
+    found = []
+    if meta.get("code_sha256") != code_hash(nb):
+        found.append(f"{name}: code changed after its outputs were stored; run `make execute`")
+    counts = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        counts.append(cell.execution_count)
+        for out in cell.outputs:
+            if out.output_type == "error":
+                found.append(f"{name}: cell {i} stored an error ({out.ename})")
+        text = json.dumps(cell.outputs)
+        if MACHINE_PATH.search(text):
+            found.append(f"{name}: cell {i} output shows a machine path: {MACHINE_PATH.search(text)[0]}")
+    if counts != list(range(1, len(counts) + 1)):
+        found.append(f"{name}: cells were not executed once, top to bottom (counts {counts})")
+    if meta.get("execution_seconds", float("inf")) > BUDGET_SECONDS:
+        found.append(f"{name}: took {meta['execution_seconds']} s, over the {BUDGET_SECONDS} s budget")
+    return found
+
+
+def status_rows() -> list[dict[str, str]]:
+    """One row per chapter notebook, for the book's execution-status page."""
+    rows = []
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        meta = nb.metadata.get(META_KEY, {})
+        rows.append(
+            {
+                "notebook": path.name,
+                "executed": meta.get("executed_at", "never"),
+                "seconds": f"{meta['execution_seconds']:.0f}" if "execution_seconds" in meta else "-",
+                "device": meta.get("device", "-"),
+                "machine": meta.get("machine", "-"),
+                "fresh": "yes" if not problems(path) else "NO",
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("execute", help="re-execute notebooks in place and record freshness")
+    ex.add_argument("paths", nargs="*")
+    ex.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
+    ch = sub.add_parser("check", help="fail if a notebook's stored outputs are stale")
+    ch.add_argument("paths", nargs="*")
+    sub.add_parser("status", help="print the execution-status table")
+    args = parser.parse_args(argv)
+
+    if args.command == "execute":
+        for path in notebooks(args.paths):
+            print(f"executing {path.relative_to(ROOT)} ...", flush=True)
+            seconds = execute(path, timeout=args.timeout)
+            print(f"  {seconds:.1f} s", flush=True)
+            for problem in problems(path):
+                print(f"  problem: {problem}", flush=True)
+        return 0
+    if args.command == "check":
+        found = [p for path in notebooks(args.paths) for p in problems(path)]
+        print("\n".join(found) if found else "all notebooks fresh")
+        return 1 if found else 0
+    rows = status_rows()
+    print(f"{'notebook':<40} {'seconds':>7}  {'device':<10} executed")
+    for r in rows:
+        print(f"{r['notebook']:<40} {r['seconds']:>7}  {r['device']:<10} {r['executed']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
