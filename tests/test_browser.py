@@ -63,6 +63,7 @@ def _chromium() -> str:
 def server():
     if not (HTML / "index.html").exists():
         pytest.fail("the book is not built: run `make book` (make test does it first)")
+
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:  # keep the test output readable
             pass
@@ -106,7 +107,8 @@ def test_page_renders(page_path: Path, server: str, browser_context):
     external: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     page.on(
-        "console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None
+        "console",
+        lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None,
     )
 
     def route(r):

@@ -151,11 +151,15 @@ def problems(path: Path) -> list[str]:
                 found.append(f"{name}: cell {i} stored an error ({out.ename})")
         text = json.dumps(cell.outputs)
         if MACHINE_PATH.search(text):
-            found.append(f"{name}: cell {i} output shows a machine path: {MACHINE_PATH.search(text)[0]}")
+            found.append(
+                f"{name}: cell {i} output shows a machine path: {MACHINE_PATH.search(text)[0]}"
+            )
     if counts != list(range(1, len(counts) + 1)):
         found.append(f"{name}: cells were not executed once, top to bottom (counts {counts})")
     if meta.get("execution_seconds", float("inf")) > BUDGET_SECONDS:
-        found.append(f"{name}: took {meta['execution_seconds']} s, over the {BUDGET_SECONDS} s budget")
+        found.append(
+            f"{name}: took {meta['execution_seconds']} s, over the {BUDGET_SECONDS} s budget"
+        )
     return found
 
 
@@ -169,7 +173,9 @@ def status_rows() -> list[dict[str, str]]:
             {
                 "notebook": path.name,
                 "executed": meta.get("executed_at", "never"),
-                "seconds": f"{meta['execution_seconds']:.0f}" if "execution_seconds" in meta else "-",
+                "seconds": f"{meta['execution_seconds']:.0f}"
+                if "execution_seconds" in meta
+                else "-",
                 "device": meta.get("device", "-"),
                 "machine": meta.get("machine", "-"),
                 "fresh": "yes" if not problems(path) else "NO",
