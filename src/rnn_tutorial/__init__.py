@@ -8,4 +8,3 @@ Submodules are imported on demand so that ``import rnn_tutorial`` stays cheap:
 """
 
 __version__ = "0.1.0"
-
