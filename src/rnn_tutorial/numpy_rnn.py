@@ -141,23 +141,25 @@ def _unpack_cache(dh: np.ndarray, cache: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _backward_through_time(
-    dh: np.ndarray, h: np.ndarray, W_hh: np.ndarray, activation: str
-) -> tuple[np.ndarray, np.ndarray]:
+    dh: np.ndarray, h: np.ndarray, W_hh: np.ndarray, activation: str, keep_delta: bool
+) -> tuple[np.ndarray | None, np.ndarray]:
     """The backward recursion of chapter 2, eq. ``delta_t = dh_t + (delta_{t+1} * phi') W_hh^T``.
 
     Returns ``(delta, da)``, both ``(B, T, H)``: ``delta[:, t]`` is the total gradient
-    ``dL/dh_t`` and ``da[:, t] = delta[:, t] * phi'(a_t)`` the gradient on the pre-activation.
+    ``dL/dh_t`` (``None`` unless ``keep_delta``, to save memory) and
+    ``da[:, t] = delta[:, t] * phi'(a_t)`` the gradient on the pre-activation.
     """
     _, dact = ACTIVATIONS[activation]
     B, T, H = h.shape
     dtype = np.result_type(dh, h, W_hh)
-    delta = np.empty((B, T, H), dtype=dtype)
+    delta = np.empty((B, T, H), dtype=dtype) if keep_delta else None
     da = np.empty((B, T, H), dtype=dtype)
-    dphi = dact(h)  # phi'(a_t), written through the output h_t = phi(a_t)
     dh_next = np.zeros((B, H), dtype=dtype)  # (delta_{t+1} * phi'(a_{t+1})) W_hh^T, 0 after T
     for t in range(T - 1, -1, -1):
-        delta[:, t] = dh[:, t] + dh_next
-        da[:, t] = delta[:, t] * dphi[:, t]
+        delta_t = dh[:, t] + dh_next
+        if delta is not None:
+            delta[:, t] = delta_t
+        da[:, t] = delta_t * dact(h[:, t])  # phi'(a_t), written through h_t = phi(a_t)
         dh_next = da[:, t] @ W_hh.T
     return delta, da
 
@@ -179,7 +181,8 @@ def rnn_state_gradients(dh: np.ndarray, cache: Mapping[str, Any]) -> np.ndarray:
         ``delta``, shape ``(B, T, H)``.
     """
     _, _, h, params, dh = _unpack_cache(dh, cache)
-    delta, _ = _backward_through_time(dh, h, np.asarray(params["W_hh"]), cache["activation"])
+    W_hh = np.asarray(params["W_hh"])
+    delta, _ = _backward_through_time(dh, h, W_hh, cache["activation"], keep_delta=True)
     return delta
 
 
@@ -207,7 +210,7 @@ def rnn_backward(
     W_xh, W_hh = np.asarray(params["W_xh"]), np.asarray(params["W_hh"])
     B, T, H = h.shape
     D = x.shape[2]
-    _, da = _backward_through_time(dh, h, W_hh, cache["activation"])
+    _, da = _backward_through_time(dh, h, W_hh, cache["activation"], keep_delta=False)
     # h_{t-1} for t = 1..T: the initial state followed by all but the last state.
     h_prev = np.concatenate([h0[:, None, :], h[:, :-1]], axis=1)
     da_2d = da.reshape(B * T, H)
