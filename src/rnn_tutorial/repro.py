@@ -51,6 +51,9 @@ def _import_keras_quietly() -> Any:
                 import tensorflow as tf
 
                 tf.config.list_physical_devices()  # probes CUDA now, while stderr is captured
+                # Keras transposes every mask; the first boolean transpose logs a oneDNN note
+                # once per process. Trigger it here, silently.
+                tf.transpose(tf.zeros((1, 1), dtype=tf.bool))
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
