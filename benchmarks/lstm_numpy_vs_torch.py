@@ -1,0 +1,272 @@
+"""NumPy LSTM against torch.nn.LSTM on the CPU: forward plus backward, float32 (chapter 4).
+
+Usage::
+
+    python benchmarks/lstm_numpy_vs_torch.py            # B=64, T=100, D=H=256, print results
+    python benchmarks/lstm_numpy_vs_torch.py --record --with-skylakex
+        # ... also measure with OpenBLAS's AVX-512 kernels forced, and write
+        # results/lstm_numpy_vs_torch.txt
+
+Both sides compute the same thing: the hidden states of every step from zero initial states,
+then, given an upstream gradient on every state, the gradients of all weights, of the inputs
+and of the initial states. The timed runs alternate between the two libraries in blocks
+(``--rounds`` blocks of ``--repeats / --rounds`` runs each), so that slow drifts in the load of
+the machine affect both, with a pause and an untimed run before each block: both OpenBLAS and
+PyTorch's OpenMP keep their worker threads spinning for a while after a call, and on a small
+machine a library timed right after the other would compete with those threads. The ratio is
+taken between the medians; the minima are reported too, and the lowest and highest ratio of
+the block medians within one round show how much the ratio moves from block to block.
+
+GFLOP/s counts only the matrix products, which are all of the arithmetic that grows with
+``H^2``: the forward pass multiplies ``(BT, D)`` by ``(D, 4H)`` and ``(B, H)`` by ``(H, 4H)`` at
+every step, ``2 B T 4H (D + H)`` FLOP; the backward pass needs twice that (the gradients of
+the inputs and states, and of the weights). The ceiling is the rate of one large
+``np.matmul`` (4096 x 4096 x 4096) on this machine, in float32 (sgemm) and float64 (dgemm).
+
+On CPUs that OpenBLAS does not recognise it may choose older kernels than the CPU could run
+(on the AMD EPYC where the results were recorded it picks its AVX2 "Haswell" kernels although
+the CPU has AVX-512). ``--with-skylakex`` repeats the measurement in a child process with
+``OPENBLAS_CORETYPE=SkylakeX`` and reports both. The first (default) configuration is what a
+reader's NumPy does out of the box and is the one the goal refers to. A line in the header
+reports how much CPU time other processes used during the measurement: timings taken on a
+busy machine are not comparable.
+
+The recorded results file is quoted by chapter 4; its ``key: value`` lines are read by the
+notebook, so no number is typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnn_tutorial.numpy_lstm import lstm_backward, lstm_forward, lstm_init_params
+
+RESULTS = Path(__file__).resolve().parent / "results" / "lstm_numpy_vs_torch.txt"
+PAUSE = 0.5  # seconds of idle time before each block of timed runs
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if info:
+            i = info[0]
+            return (
+                f"{i.get('internal_api')} {i.get('version')}, {i.get('num_threads')} threads, "
+                f"kernel {i.get('architecture')}"
+            )
+    except ImportError:
+        pass
+    return "unknown"
+
+
+def busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine since boot (all cores, from /proc/stat)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_seconds() -> float:
+    """CPU seconds used by this process (all its threads)."""
+    t = os.times()
+    return t.user + t.system
+
+
+def avx512_openblas() -> bool:
+    """True if numpy uses OpenBLAS and the CPU has AVX-512 (so SkylakeX kernels can run)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512f" in flags and "openblas" in blas_info()
+
+
+def gemm_rate(dtype: type, n: int = 4096, repeats: int = 3) -> float:
+    """GFLOP/s of one large square np.matmul (best of ``repeats``)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    out = np.empty((n, n), dtype=dtype)
+    np.matmul(a, b, out=out)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--hidden-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=30, help="timed runs per library")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating blocks per library")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--record", action="store_true", help=f"write {RESULTS.name}")
+    parser.add_argument(
+        "--with-skylakex",
+        action="store_true",
+        help="also measure with OPENBLAS_CORETYPE=SkylakeX (where the CPU has AVX-512)",
+    )
+    args = parser.parse_args()
+    B, T, D, H = args.batch, args.steps, args.input_size, args.hidden_size
+
+    rng = np.random.default_rng(0)
+    params = lstm_init_params(D, H, rng, dtype=np.float32)
+    x = rng.standard_normal((B, T, D)).astype(np.float32)
+    h0 = np.zeros((B, H), dtype=np.float32)
+    c0 = np.zeros((B, H), dtype=np.float32)
+    dh = rng.standard_normal((B, T, H)).astype(np.float32)
+
+    lstm = torch.nn.LSTM(D, H, batch_first=True)  # float32 on the CPU
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(params["W_x"].T))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(params["W_h"].T))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(params["b"]))
+        lstm.bias_hh_l0.zero_()
+    xt = torch.from_numpy(x).requires_grad_()
+    h0t = torch.zeros(1, B, H, requires_grad=True)
+    c0t = torch.zeros(1, B, H, requires_grad=True)
+    dht = torch.from_numpy(dh)
+
+    def run_numpy():
+        h, cache = lstm_forward(x, (h0, c0), params)
+        return h, lstm_backward(dh, cache)
+
+    def run_torch():
+        lstm.zero_grad(set_to_none=True)
+        xt.grad = h0t.grad = c0t.grad = None
+        y, _ = lstm(xt, (h0t, c0t))
+        y.backward(dht)
+        return y
+
+    # Both compute the same numbers (float32 rounding apart).
+    h, (grads, dx, (dh0, dc0)) = run_numpy()
+    y = run_torch()
+    agree = {
+        "h": np.abs(h - y.detach().numpy()).max(),
+        "dW_h": np.abs(grads["W_h"] - lstm.weight_hh_l0.grad.numpy().T).max(),
+        "dx": np.abs(dx - xt.grad.numpy()).max(),
+    }
+    scale = {"h": 1.0, "dW_h": np.abs(grads["W_h"]).max(), "dx": np.abs(dx).max()}
+    for k in agree:
+        assert agree[k] <= 1e-4 * max(1.0, scale[k]), (k, agree[k])
+
+    for _ in range(args.warmup):
+        run_numpy()
+        run_torch()
+    busy0, own0, wall0 = busy_seconds(), own_seconds(), time.perf_counter()
+    t_numpy, t_torch, round_ratios = [], [], []
+    per_block = max(1, args.repeats // args.rounds)
+    for _ in range(args.rounds):
+        for run, times in ((run_numpy, t_numpy), (run_torch, t_torch)):
+            time.sleep(PAUSE)  # let the other library's worker threads stop spinning
+            run()  # one untimed run to wake this library's threads
+            for _ in range(per_block):
+                start = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - start)
+        round_ratios.append(np.median(t_numpy[-per_block:]) / np.median(t_torch[-per_block:]))
+    t_numpy_fwd = []
+    time.sleep(PAUSE)
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        lstm_forward(x, (h0, c0), params)
+        t_numpy_fwd.append(time.perf_counter() - start)
+
+    sgemm = gemm_rate(np.float32)
+    dgemm = gemm_rate(np.float64)
+    wall = time.perf_counter() - wall0
+    other_load = (busy_seconds() - busy0 - (own_seconds() - own0)) / (wall * (os.cpu_count() or 1))
+    flop = 3 * 2 * B * T * 4 * H * (D + H)
+    med_np, med_t = float(np.median(t_numpy)), float(np.median(t_torch))
+    min_np, min_t = float(np.min(t_numpy)), float(np.min(t_torch))
+    goal = 1.5
+    ratio = med_np / med_t
+    lines = [
+        "# NumPy LSTM vs torch.nn.LSTM (CPU), forward + backward, float32",
+        f"# recorded: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"# cpu: {cpu_model()}, {os.cpu_count()} cores",
+        f"# numpy {np.__version__} ({blas_info()}); torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads)",
+        f"# max |numpy - torch|: h {agree['h']:.1e}, dW_h {agree['dW_h']:.1e}, "
+        f"dx {agree['dx']:.1e}",
+        f"# other processes used {max(other_load, 0):.0%} of the CPU time during the measurement",
+        f"batch: {B}",
+        f"steps: {T}",
+        f"input_size: {D}",
+        f"hidden_size: {H}",
+        f"repeats: {len(t_numpy)} per library, in {args.rounds} alternating blocks",
+        f"gflop_per_run: {flop / 1e9:.3f}",
+        f"numpy_median_ms: {med_np * 1e3:.1f}",
+        f"numpy_min_ms: {min_np * 1e3:.1f}",
+        f"numpy_forward_median_ms: {np.median(t_numpy_fwd) * 1e3:.1f}",
+        f"torch_median_ms: {med_t * 1e3:.1f}",
+        f"torch_min_ms: {min_t * 1e3:.1f}",
+        f"ratio_median: {ratio:.3f}",
+        f"ratio_min: {min_np / min_t:.3f}",
+        f"ratio_lowest_round: {min(round_ratios):.3f}",
+        f"ratio_highest_round: {max(round_ratios):.3f}",
+        f"numpy_gflops: {flop / med_np / 1e9:.1f}",
+        f"torch_gflops: {flop / med_t / 1e9:.1f}",
+        f"sgemm_gflops: {sgemm:.1f}",
+        f"dgemm_gflops: {dgemm:.1f}",
+        f"numpy_fraction_of_sgemm: {flop / med_np / 1e9 / sgemm:.3f}",
+        f"goal_ratio: {goal}",
+        f"goal_met: {ratio <= goal}",
+    ]
+    if args.with_skylakex and avx512_openblas():
+        # The same measurement in a child process whose OpenBLAS is told to use its AVX-512
+        # (SkylakeX) kernels instead of the ones it picks by itself on this CPU.
+        cmd = [sys.executable, __file__, "--batch", str(B), "--steps", str(T)]
+        cmd += ["--input-size", str(D), "--hidden-size", str(H), "--repeats", str(args.repeats)]
+        cmd += ["--rounds", str(args.rounds)]
+        env = {**os.environ, "OPENBLAS_CORETYPE": "SkylakeX"}
+        child = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+        lines.append("# the same, with OPENBLAS_CORETYPE=SkylakeX (OpenBLAS's AVX-512 kernels):")
+        for line in child.splitlines():
+            if line.startswith("# numpy") or line.startswith("# other"):
+                lines.append(line)
+            elif ":" in line and line.split(":")[0] in {
+                "numpy_median_ms", "torch_median_ms", "ratio_median", "numpy_gflops",
+                "sgemm_gflops", "dgemm_gflops", "numpy_fraction_of_sgemm",
+            }:  # fmt: skip
+                lines.append("skylakex_" + line)
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.record:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(text)
+        print(f"wrote {RESULTS.relative_to(RESULTS.parents[2])}")
+
+
+if __name__ == "__main__":
+    main()
