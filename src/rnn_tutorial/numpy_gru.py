@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_tutorial.numpy_rnn import check_shape
+from rnn_tutorial.numpy_rnn import _check_keys, check_shape
 
 __all__ = ["GRU_KEYS", "gru_backward", "gru_forward", "gru_init_params", "gru_param_shapes"]
 
@@ -41,18 +41,6 @@ Params = Mapping[str, np.ndarray]
 GRU_KEYS: tuple[str, ...] = ("W_x", "W_h", "b_x", "b_h")
 
 _CACHE_KEYS = ("x", "h0", "h", "gates", "params", "reset_after", "_tm")
-
-
-def _check_keys(params: Params, required: tuple[str, ...], what: str) -> None:
-    if not isinstance(params, Mapping):
-        raise ValueError(f"{what} params must be a dict with keys {list(required)}")
-    missing = [k for k in required if k not in params]
-    extra = [k for k in params if k not in required]
-    if missing or extra:
-        raise ValueError(
-            f"{what} params must have exactly the keys {list(required)}; "
-            f"missing {missing}, unexpected {extra}"
-        )
 
 
 def gru_param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_tutorial.numpy_rnn import check_shape
+from rnn_tutorial.numpy_rnn import _check_keys, check_shape
 
 __all__ = [
     "LSTM_KEYS",
@@ -49,18 +49,6 @@ Params = Mapping[str, np.ndarray]
 LSTM_KEYS: tuple[str, ...] = ("W_x", "W_h", "b")
 
 _CACHE_KEYS = ("x", "h0", "c0", "h", "c", "gates", "params", "_tm")
-
-
-def _check_keys(params: Params, required: tuple[str, ...], what: str) -> None:
-    if not isinstance(params, Mapping):
-        raise ValueError(f"{what} params must be a dict with keys {list(required)}")
-    missing = [k for k in required if k not in params]
-    extra = [k for k in params if k not in required]
-    if missing or extra:
-        raise ValueError(
-            f"{what} params must have exactly the keys {list(required)}; "
-            f"missing {missing}, unexpected {extra}"
-        )
 
 
 def lstm_param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:

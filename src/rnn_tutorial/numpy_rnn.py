@@ -56,6 +56,11 @@ def check_shape(name: str, array: Any, expected: tuple[int | str, ...]) -> np.nd
 
 
 def _check_keys(params: Params, required: tuple[str, ...], what: str) -> None:
+    """Raise ``ValueError`` unless ``params`` is a mapping with exactly the ``required`` keys.
+
+    Shared by the RNN (chapter 1), LSTM (chapter 4) and GRU (chapter 5) layers."""
+    if not isinstance(params, Mapping):
+        raise ValueError(f"{what} params must be a dict with keys {list(required)}")
     missing = [k for k in required if k not in params]
     extra = [k for k in params if k not in required]
     if missing or extra:
