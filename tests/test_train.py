@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from rnn_tutorial.train import evaluate, fit, predict  # noqa: E402
+from rnn_tutorial.train import chrono_init_, evaluate, fit, predict  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -306,3 +306,40 @@ def test_a_diverging_loss_raises():
             loss_fn=torch.nn.CrossEntropyLoss(),
             device=CPU,
         )
+
+
+def test_chrono_init_sets_the_gate_biases_of_every_layer_and_direction():
+    lstm = torch.nn.LSTM(3, 8, num_layers=2, bidirectional=True)
+    torch.manual_seed(0)
+    assert chrono_init_(lstm, 100) is lstm
+    torch.manual_seed(0)  # the same draws, in the order of named_parameters
+    for name, p in lstm.named_parameters():
+        if name.startswith("bias_hh"):
+            assert torch.count_nonzero(p) == 0
+        elif name.startswith("bias_ih"):
+            b_f = torch.log(torch.empty(8).uniform_(1.0, 99.0))
+            i, f, g, o = p.detach().split(8)
+            assert torch.equal(f, b_f) and torch.equal(i, -b_f)
+            assert torch.count_nonzero(g) == 0 and torch.count_nonzero(o) == 0
+            assert 0 <= f.min() and f.max() <= math.log(99.0)
+
+
+def test_chrono_init_lets_the_forget_gate_keep_the_cell_for_about_t_max_steps():
+    # With zero inputs and weights, c_t = sigmoid(b_f) c_{t-1}: the cell decays on the time
+    # scale 1 / (1 - sigmoid(b_f)) = 1 + u, between 2 and t_max.
+    torch.manual_seed(1)
+    lstm = chrono_init_(torch.nn.LSTM(1, 64), 500)
+    f = torch.sigmoid(lstm.bias_ih_l0.detach()[64:128])
+    scale = 1 / (1 - f)
+    assert 2 <= scale.min() and scale.max() <= 500
+    assert scale.median() > 50  # most units remember for a long time
+
+
+def test_chrono_init_rejects_bad_input():
+    with pytest.raises(TypeError, match="torch.nn.LSTM"):
+        chrono_init_(torch.nn.GRU(2, 4), 10)
+    with pytest.raises(TypeError, match="bias=False"):
+        chrono_init_(torch.nn.LSTM(2, 4, bias=False), 10)
+    for t_max in (2, 1.5, -3, "100", True):
+        with pytest.raises(ValueError, match="t_max"):
+            chrono_init_(torch.nn.LSTM(2, 4), t_max)

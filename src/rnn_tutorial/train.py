@@ -8,7 +8,9 @@ short enough to read in one sitting:
   (:func:`rnn_tutorial.progress.progress`) and one printed line per epoch, and returns the
   per-epoch history (``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr``) for plotting;
 - :func:`evaluate` returns the mean loss and the accuracy of a model on a loader;
-- :func:`predict` returns the model's outputs on a loader as one NumPy array.
+- :func:`predict` returns the model's outputs on a loader as one NumPy array;
+- :func:`chrono_init_` sets the gate biases of a ``torch.nn.LSTM`` by chrono initialisation
+  (taught in chapter 6, "Long-range memory"; chapter 13 uses it for pixel-by-pixel MNIST).
 
 **Batches.** A loader yields tuples ``(*inputs, target)``: the model is called as
 ``model(*inputs)``, and ``loss_fn(output, target)`` gives the batch's mean loss. Every tensor of
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["evaluate", "fit", "predict"]
+__all__ = ["chrono_init_", "evaluate", "fit", "predict"]
 
 Batch = Sequence[Any]
 
@@ -277,3 +279,37 @@ def fit(
     if not all(math.isfinite(v) for values in history.values() for v in values):
         raise FloatingPointError("the history holds a non-finite value")
     return history
+
+
+def chrono_init_(lstm: Any, t_max: float) -> Any:
+    """Chrono initialisation of a ``torch.nn.LSTM``'s gate biases, in place; returns ``lstm``.
+
+    Tallec and Ollivier (2018): for an LSTM that should remember over about ``t_max`` steps,
+    draw the forget-gate biases ``b_f = ln(u)``, ``u ~ U(1, t_max - 1)``, set the input-gate
+    biases to ``-b_f`` and every other bias to 0. Gate blocks are in PyTorch's order i, f, g, o;
+    the draws go into ``bias_ih`` and ``bias_hh`` is zeroed, for every layer and direction, in the
+    order of ``lstm.named_parameters()``, from torch's global random generator. Introduced in
+    chapter 6, "Long-range memory", and used again in chapter 13, "Sequential MNIST".
+
+    Raises ``TypeError`` for a module that is not a ``torch.nn.LSTM`` or has no biases, and
+    ``ValueError`` when ``t_max`` is not a number greater than 2.
+    """
+    import torch
+
+    if not isinstance(lstm, torch.nn.LSTM):
+        raise TypeError(f"chrono_init_ needs a torch.nn.LSTM, got {type(lstm).__name__}")
+    if not lstm.bias:
+        raise TypeError("chrono_init_ sets gate biases; this LSTM was built with bias=False")
+    if isinstance(t_max, bool) or not isinstance(t_max, int | float) or not t_max > 2:
+        raise ValueError(f"t_max must be a number greater than 2, got {t_max!r}")
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for name, param in lstm.named_parameters():
+            if name.startswith("bias_hh"):
+                param.zero_()
+            elif name.startswith("bias_ih"):
+                b_f = torch.log(torch.empty(H).uniform_(1.0, float(t_max) - 1.0))
+                param.zero_()
+                param[H : 2 * H] = b_f.to(param)
+                param[:H] = -b_f.to(param)
+    return lstm
