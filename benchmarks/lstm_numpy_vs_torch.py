@@ -3,9 +3,9 @@
 Usage::
 
     python benchmarks/lstm_numpy_vs_torch.py            # B=64, T=100, D=H=256, print results
-    python benchmarks/lstm_numpy_vs_torch.py --record --with-skylakex
-        # ... also measure with OpenBLAS's AVX-512 kernels forced, and write
-        # results/lstm_numpy_vs_torch.txt
+    python benchmarks/lstm_numpy_vs_torch.py --record --other-kernel
+        # ... also measure with OpenBLAS's other kernel family forced (AVX2 "Haswell" where it
+        # picked AVX-512 "SkylakeX", and the reverse), and write results/lstm_numpy_vs_torch.txt
 
 Both sides compute the same thing: the hidden states of every step from zero initial states,
 then, given an upstream gradient on every state, the gradients of all weights, of the inputs
@@ -23,11 +23,14 @@ every step, ``2 B T 4H (D + H)`` FLOP; the backward pass needs twice that (the g
 the inputs and states, and of the weights). The ceiling is the rate of one large
 ``np.matmul`` (4096 x 4096 x 4096) on this machine, in float32 (sgemm) and float64 (dgemm).
 
-On CPUs that OpenBLAS does not recognise it may choose older kernels than the CPU could run
-(on the AMD EPYC where the results were recorded it picks its AVX2 "Haswell" kernels although
-the CPU has AVX-512). ``--with-skylakex`` repeats the measurement in a child process with
-``OPENBLAS_CORETYPE=SkylakeX`` and reports both. The first (default) configuration is what a
-reader's NumPy does out of the box and is the one the goal refers to. A line in the header
+OpenBLAS picks its kernels by the CPU it finds, and on CPUs it does not recognise it may choose
+older kernels than the CPU could run (on an AMD EPYC where an earlier result was recorded,
+``results/lstm_numpy_vs_torch_amd-epyc_2026-11-22.txt``, it picked its AVX2 "Haswell" kernels
+although the CPU has AVX-512). ``--other-kernel`` repeats the measurement in a child process
+with ``OPENBLAS_CORETYPE`` set to the other family, ``Haswell`` (AVX2) where OpenBLAS chose an
+AVX-512 kernel and ``SkylakeX`` (AVX-512) where it chose another one on a CPU with AVX-512, and
+reports both. The first (default) configuration is what a reader's NumPy does out of the box
+and is the one the goal refers to. A line in the header
 reports how much CPU time other processes used during the measurement: timings taken on a
 busy machine are not comparable.
 
@@ -97,13 +100,26 @@ def own_seconds() -> float:
     return t.user + t.system
 
 
-def avx512_openblas() -> bool:
-    """True if numpy uses OpenBLAS and the CPU has AVX-512 (so SkylakeX kernels can run)."""
+AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")
+
+
+def other_kernel() -> str | None:
+    """The OpenBLAS kernel family to compare with, or None (no OpenBLAS, or nothing to compare).
+
+    ``Haswell`` (AVX2) if OpenBLAS chose an AVX-512 kernel by itself; ``SkylakeX`` (AVX-512) if
+    it chose another one although the CPU has AVX-512; None on other CPUs.
+    """
+    info = blas_info()
+    if "openblas" not in info:
+        return None
+    kernel = info.rsplit("kernel ", 1)[-1]
+    if kernel in AVX512_KERNELS:
+        return "Haswell"
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
-    return "avx512f" in flags and "openblas" in blas_info()
+        return None
+    return "SkylakeX" if "avx512f" in flags else None
 
 
 def gemm_rate(dtype: type, n: int = 4096, repeats: int = 3) -> float:
@@ -132,9 +148,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--record", action="store_true", help=f"write {RESULTS.name}")
     parser.add_argument(
-        "--with-skylakex",
+        "--other-kernel",
         action="store_true",
-        help="also measure with OPENBLAS_CORETYPE=SkylakeX (where the CPU has AVX-512)",
+        help="also measure with OpenBLAS's other kernel family (OPENBLAS_CORETYPE=Haswell or "
+        "SkylakeX, see the module docstring)",
     )
     args = parser.parse_args()
     B, T, D, H = args.batch, args.steps, args.input_size, args.hidden_size
@@ -243,15 +260,17 @@ def main() -> None:
         f"goal_ratio: {goal}",
         f"goal_met: {ratio <= goal}",
     ]
-    if args.with_skylakex and avx512_openblas():
-        # The same measurement in a child process whose OpenBLAS is told to use its AVX-512
-        # (SkylakeX) kernels instead of the ones it picks by itself on this CPU.
+    other = other_kernel() if args.other_kernel else None
+    if other is not None:
+        # The same measurement in a child process whose OpenBLAS is told to use the other
+        # kernel family instead of the one it picks by itself on this CPU.
         cmd = [sys.executable, __file__, "--batch", str(B), "--steps", str(T)]
         cmd += ["--input-size", str(D), "--hidden-size", str(H), "--repeats", str(args.repeats)]
         cmd += ["--rounds", str(args.rounds)]
-        env = {**os.environ, "OPENBLAS_CORETYPE": "SkylakeX"}
+        env = {**os.environ, "OPENBLAS_CORETYPE": other}
         child = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-        lines.append("# the same, with OPENBLAS_CORETYPE=SkylakeX (OpenBLAS's AVX-512 kernels):")
+        lines.append(f"# the same, with OPENBLAS_CORETYPE={other}:")
+        lines.append(f"other_kernel: {other}")
         for line in child.splitlines():
             if line.startswith("# numpy") or line.startswith("# other"):
                 lines.append(line)
@@ -259,7 +278,7 @@ def main() -> None:
                 "numpy_median_ms", "torch_median_ms", "ratio_median", "numpy_gflops",
                 "sgemm_gflops", "dgemm_gflops", "numpy_fraction_of_sgemm",
             }:  # fmt: skip
-                lines.append("skylakex_" + line)
+                lines.append("other_" + line)
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.record:
