@@ -20,7 +20,7 @@ export RNN_TUTORIAL_DATA ?= $(SHARED_DATA)
 endif
 NB ?=
 
-.PHONY: book test lint execute status venv clean
+.PHONY: book test lint execute status venv clean gpu-smoke
 
 venv: $(STAMP)
 
@@ -47,10 +47,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	--nbval-cell-timeout 600 -p no:cacheprovider
+
 test: $(STAMP) lint book
 	$(BIN)/python tools/nbtools.py check
-	$(BIN)/pytest tests chapters --nbval-lax --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 600 -p no:cacheprovider
+	$(BIN)/pytest tests chapters $(NBVAL)
+	$(MAKE) --no-print-directory gpu-smoke
+
+# The GPU configurations (choose_config in rnn_tutorial.repro), executed on the CPU at reduced
+# size, so that no code path of the book is one that never ran. Only the notebooks that have a
+# GPU configuration run again.
+gpu-smoke: $(STAMP)
+	nbs="$$($(BIN)/python tools/nbtools.py gpu-notebooks)"; \
+	if [ -z "$$nbs" ]; then echo "gpu-smoke: no notebook calls choose_config" >&2; exit 1; fi; \
+	RNN_TUTORIAL_GPU_SMOKE=1 $(BIN)/pytest $$nbs $(NBVAL)
 
 # Re-execute notebooks in place (all, or NB=chapters/xx.ipynb) and record the freshness proof.
 execute: $(STAMP)

@@ -5,6 +5,7 @@ Usage (the Makefile wraps these; see CONTRIBUTING.md):
     python tools/nbtools.py execute [NOTEBOOK ...]   # re-run top to bottom, store outputs + proof
     python tools/nbtools.py check   [NOTEBOOK ...]   # exit 1 if any notebook is stale
     python tools/nbtools.py status                   # the execution-status table
+    python tools/nbtools.py gpu-notebooks            # the notebooks with a GPU configuration
 
 ``execute`` runs each notebook in a fresh kernel with nbclient (the same way a reader's
 "Restart & Run All" does), then records in ``metadata.rnn_tutorial``:
@@ -163,6 +164,20 @@ def problems(path: Path) -> list[str]:
     return found
 
 
+def gpu_notebooks() -> list[Path]:
+    """The notebooks that pick a configuration with ``choose_config`` (a GPU branch).
+
+    ``make test`` runs these a second time with ``RNN_TUTORIAL_GPU_SMOKE=1``, which executes
+    their GPU configuration at reduced size on the CPU (see ``rnn_tutorial.repro``).
+    """
+    found = []
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        if any("choose_config(" in c.source for c in nb.cells if c.cell_type == "code"):
+            found.append(path)
+    return found
+
+
 def status_rows() -> list[dict[str, str]]:
     """One row per chapter notebook, for the book's execution-status page."""
     rows = []
@@ -193,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ch = sub.add_parser("check", help="fail if a notebook's stored outputs are stale")
     ch.add_argument("paths", nargs="*")
     sub.add_parser("status", help="print the execution-status table")
+    sub.add_parser("gpu-notebooks", help="list the notebooks that have a GPU configuration")
     args = parser.parse_args(argv)
 
     if args.command == "execute":
@@ -207,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         found = [p for path in notebooks(args.paths) for p in problems(path)]
         print("\n".join(found) if found else "all notebooks fresh")
         return 1 if found else 0
+    if args.command == "gpu-notebooks":
+        print("\n".join(str(p.relative_to(ROOT)) for p in gpu_notebooks()))
+        return 0
     rows = status_rows()
     print(f"{'notebook':<40} {'seconds':>7}  {'device':<10} executed")
     for r in rows:

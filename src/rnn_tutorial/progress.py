@@ -24,15 +24,17 @@ def progress(
     desc: str | None = None,
     **kwargs: Any,
 ) -> tqdm:
-    """A ``tqdm`` bar on stdout, redrawn at most once a second, 80 columns wide.
+    """A ``tqdm`` bar on stdout, redrawn at most once a second, with a 20-character bar.
 
     Use it like tqdm: ``for step in progress(range(n), desc="train"): ...`` and
-    ``bar.set_postfix(loss=f"{loss:.3f}")`` to show the running loss.
+    ``bar.set_postfix(loss=f"{loss:.3f}")`` to show the running loss. The line is never cut
+    (a fixed ``ncols`` would truncate the postfix); keep ``desc`` and the postfix short, so
+    that the whole line fits the book's 88-character code column.
     """
     options: dict[str, Any] = {
         "file": sys.stdout,
         "mininterval": 1.0,
-        "ncols": 80,
+        "bar_format": "{l_bar}{bar:20}{r_bar}",
         "ascii": False,
         "dynamic_ncols": False,
     }

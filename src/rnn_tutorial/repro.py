@@ -20,7 +20,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["environment_report", "print_environment", "set_seed", "torch_device"]
+__all__ = [
+    "GPU_SMOKE_ENV",
+    "RunConfig",
+    "choose_config",
+    "environment_report",
+    "gpu_smoke",
+    "print_environment",
+    "set_seed",
+    "torch_device",
+]
+
+# The book's one switch for exercising GPU-only code on the CPU (see :func:`choose_config`).
+GPU_SMOKE_ENV = "RNN_TUTORIAL_GPU_SMOKE"
 
 _REPORTED_PACKAGES = ("numpy", "torch", "tensorflow", "keras", "matplotlib", "scikit-learn")
 
@@ -40,6 +52,10 @@ def _import_keras_quietly() -> Any:
     """
     if "keras" in sys.modules:
         return sys.modules["keras"]
+    # TensorFlow reserves almost all of a GPU's memory when its GPU runtime starts, which would
+    # starve PyTorch in the same process. Growth-on-demand must be set before the first op;
+    # the environment variable covers a reader who imports TensorFlow before calling set_seed.
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as sink:
@@ -50,7 +66,10 @@ def _import_keras_quietly() -> Any:
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
-                tf.config.list_physical_devices()  # probes CUDA now, while stderr is captured
+                # Probes CUDA now, while stderr is captured, and asks every GPU to grow its
+                # memory on demand before the first op below starts the GPU runtime.
+                for gpu in tf.config.list_physical_devices("GPU"):
+                    tf.config.experimental.set_memory_growth(gpu, True)
                 # Keras transposes every mask; the first boolean transpose logs a oneDNN note
                 # once per process. Trigger it here, silently.
                 tf.transpose(tf.zeros((1, 1), dtype=tf.bool))
@@ -82,13 +101,95 @@ def set_seed(seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)  # seeds the CPU and every CUDA device
+        # The book's precision policy: float32 means float32 on every device, so that the
+        # cross-framework tolerances hold on a GPU too. PyTorch already computes float32
+        # matmuls in full precision, but cuDNN (convolutions and RNNs) may use TF32.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if _installed("keras"):
         keras = _import_keras_quietly()
         keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the backend (TensorFlow)
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            # TensorFlow computes float32 matrix products in TensorFloat-32 (a 10-bit
+            # mantissa) on Ampere and newer GPUs; the book's policy is full float32 (above).
+            tf.config.experimental.enable_tensor_float_32_execution(False)
     elif _installed("tensorflow"):
         import tensorflow as tf
 
         tf.random.set_seed(seed)
+
+
+def gpu_smoke() -> bool:
+    """True when ``$RNN_TUTORIAL_GPU_SMOKE`` asks for the GPU configurations on any device.
+
+    ``make test`` sets it for a second, reduced-size nbval pass over the notebooks that have a
+    GPU configuration, so that no code path of the book is one that never ran (see
+    :func:`choose_config`).
+    """
+    value = os.environ.get(GPU_SMOKE_ENV, "").strip()
+    if value in ("", "0"):
+        return False
+    if value == "1":
+        return True
+    raise ValueError(f"${GPU_SMOKE_ENV} must be 1 (on) or 0 / unset (off), got {value!r}")
+
+
+class RunConfig(dict):
+    """A chapter's run configuration: a dict of settings, plus which branch it came from.
+
+    ``branch`` is ``"cpu"`` or ``"gpu"``: the code path that runs. ``smoke`` is True when the
+    GPU configuration runs at reduced size on whatever device is present (the CI smoke pass).
+    ``full`` is True when the sizes are the real ones, so asserts about results may apply.
+    """
+
+    def __init__(self, values: dict[str, Any], branch: str, smoke: bool) -> None:
+        super().__init__(values)
+        self.branch = branch
+        self.smoke = smoke
+
+    @property
+    def full(self) -> bool:
+        return not self.smoke
+
+    def __repr__(self) -> str:
+        kind = f"{self.branch}, reduced size" if self.smoke else self.branch
+        return f"RunConfig({kind}: {dict(self)})"
+
+
+def choose_config(
+    cpu: dict[str, Any],
+    gpu: dict[str, Any],
+    smoke: dict[str, Any],
+    device: Any = None,
+) -> RunConfig:
+    """Pick a chapter's configuration (introduced in chapter 13, Sequential MNIST).
+
+    - On a CUDA device: ``gpu`` (the full-size run).
+    - With ``$RNN_TUTORIAL_GPU_SMOKE=1``: ``gpu`` updated with ``smoke``, which overrides only
+      sizes (samples, epochs, widths). The GPU code path then runs on the CPU in minutes.
+    - Otherwise: ``cpu``, the configuration that fits the 3-minute CPU budget.
+
+    ``cpu`` and ``gpu`` must have the same keys, and ``smoke`` may only name keys of ``gpu``,
+    so a typo cannot silently leave a setting at its full size.
+    """
+    if set(cpu) != set(gpu):
+        raise ValueError(
+            "the cpu and gpu configurations must have the same keys; "
+            f"only in cpu: {sorted(set(cpu) - set(gpu))}, only in gpu: {sorted(set(gpu) - set(cpu))}"
+        )
+    unknown = set(smoke) - set(gpu)
+    if unknown:
+        raise ValueError(f"smoke overrides keys that the gpu configuration lacks: {sorted(unknown)}")
+    if device is None:
+        device = torch_device() if _installed("torch") else None
+    on_cuda = getattr(device, "type", str(device)) == "cuda"
+    if gpu_smoke():
+        return RunConfig({**gpu, **smoke}, branch="gpu", smoke=True)
+    if on_cuda:
+        return RunConfig(dict(gpu), branch="gpu", smoke=False)
+    return RunConfig(dict(cpu), branch="cpu", smoke=False)
 
 
 def torch_device(prefer: str | None = None) -> Any:
