@@ -175,13 +175,14 @@ def choose_config(
     so a typo cannot silently leave a setting at its full size.
     """
     if set(cpu) != set(gpu):
+        only_cpu, only_gpu = sorted(set(cpu) - set(gpu)), sorted(set(gpu) - set(cpu))
         raise ValueError(
             "the cpu and gpu configurations must have the same keys; "
-            f"only in cpu: {sorted(set(cpu) - set(gpu))}, only in gpu: {sorted(set(gpu) - set(cpu))}"
+            f"only in cpu: {only_cpu}, only in gpu: {only_gpu}"
         )
-    unknown = set(smoke) - set(gpu)
+    unknown = sorted(set(smoke) - set(gpu))
     if unknown:
-        raise ValueError(f"smoke overrides keys that the gpu configuration lacks: {sorted(unknown)}")
+        raise ValueError(f"smoke overrides keys that the gpu configuration lacks: {unknown}")
     if device is None:
         device = torch_device() if _installed("torch") else None
     on_cuda = getattr(device, "type", str(device)) == "cuda"
