@@ -61,3 +61,117 @@ def test_environment_report_lists_versions_device_and_threads(capsys):
     print_environment()
     out = capsys.readouterr().out
     assert "torch device" in out and "tensorflow" in out
+
+
+# --- GPU safety (TF memory growth, TF32 policy) and the GPU smoke switch ----------------------
+
+
+def test_tensorflow_starts_with_memory_growth_requested_before_its_first_op():
+    """In a fresh process, set_seed must ask for growth-on-demand before TF's GPU runtime starts.
+
+    TF reads TF_FORCE_GPU_ALLOW_GROWTH when it creates a GPU device, at the first op; the
+    variable has to be in the environment before that. The test imports nothing but the package
+    and checks the environment TF saw, plus the TF32 policy, in a clean interpreter.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "from rnn_tutorial.repro import set_seed\n"
+        "set_seed(0)\n"
+        "import tensorflow as tf, torch\n"
+        "print(os.environ.get('TF_FORCE_GPU_ALLOW_GROWTH'))\n"
+        "print(tf.config.experimental.tensor_float_32_execution_enabled())\n"
+        "print(torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)\n"
+        "print([tf.config.experimental.get_memory_growth(g)"
+        " for g in tf.config.list_physical_devices('GPU')])\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_FORCE_GPU_ALLOW_GROWTH"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split("\n")
+    assert out[0] == "true"
+    assert out[1] == "False", "TF32 must be off in TensorFlow (the book's precision policy)"
+    assert out[2] == "False False", "TF32 must be off in PyTorch's matmuls and cuDNN"
+    growth = out[3]
+    assert "False" not in growth, f"every GPU must grow its memory on demand, got {growth}"
+
+
+def test_memory_growth_is_set_in_the_import_path_before_any_op():
+    """Read the code: set_memory_growth precedes the first TF op in _import_keras_quietly."""
+    import inspect
+
+    from rnn_tutorial import repro
+
+    source = inspect.getsource(repro._import_keras_quietly)
+    assert source.index("TF_FORCE_GPU_ALLOW_GROWTH") < source.index("import keras")
+    assert source.index("set_memory_growth") < source.index("tf.transpose")
+
+
+def _configs():
+    cpu = dict(n=100, epochs=1, H=32)
+    gpu = dict(n=10_000, epochs=8, H=128)
+    smoke = dict(n=64, epochs=1)
+    return cpu, gpu, smoke
+
+
+def test_choose_config_picks_cpu_gpu_and_smoke(monkeypatch):
+    from rnn_tutorial.repro import GPU_SMOKE_ENV, choose_config
+
+    cpu, gpu, smoke = _configs()
+    monkeypatch.delenv(GPU_SMOKE_ENV, raising=False)
+    config = choose_config(cpu, gpu, smoke, device=torch.device("cpu"))
+    assert config == cpu and config.branch == "cpu" and config.full
+    config = choose_config(cpu, gpu, smoke, device=torch.device("cuda"))
+    assert config == gpu and config.branch == "gpu" and config.full
+    monkeypatch.setenv(GPU_SMOKE_ENV, "1")
+    config = choose_config(cpu, gpu, smoke, device=torch.device("cpu"))
+    assert config == dict(n=64, epochs=1, H=128)
+    assert config.branch == "gpu" and config.smoke and not config.full
+    assert "reduced size" in repr(config)
+    monkeypatch.setenv(GPU_SMOKE_ENV, "0")
+    assert choose_config(cpu, gpu, smoke, device=torch.device("cpu")).branch == "cpu"
+
+
+def test_choose_config_errors_are_clear(monkeypatch):
+    from rnn_tutorial.repro import GPU_SMOKE_ENV, choose_config
+
+    cpu, gpu, smoke = _configs()
+    monkeypatch.delenv(GPU_SMOKE_ENV, raising=False)
+    with pytest.raises(ValueError, match=r"same keys; only in cpu: \[\], only in gpu: \['extra'\]"):
+        choose_config(cpu, {**gpu, "extra": 1}, smoke)
+    with pytest.raises(ValueError, match=r"lacks: \['epoch'\]"):
+        choose_config(cpu, gpu, {"epoch": 1})
+    monkeypatch.setenv(GPU_SMOKE_ENV, "yes")
+    with pytest.raises(ValueError, match="must be 1 .on. or 0 / unset"):
+        choose_config(cpu, gpu, smoke)
+
+
+def test_make_test_runs_the_gpu_smoke_pass():
+    """The Makefile's test target runs gpu-smoke, which sets the switch for nbval."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text()
+    test_rule = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "gpu-smoke" in test_rule
+    smoke_rule = makefile.split("\ngpu-smoke:", 1)[1].split("\n\n", 1)[0]
+    assert "RNN_TUTORIAL_GPU_SMOKE=1" in smoke_rule and "$(NBVAL)" in smoke_rule
+    assert "--nbval-lax" in makefile.split("\nNBVAL :=", 1)[1].split("\n\n", 1)[0]
+    sys.path.insert(0, str(root / "tools"))
+    import nbtools
+
+    assert nbtools.gpu_notebooks(), "no notebook has a GPU configuration (choose_config)"
+
+
+def test_book_style_sets_svg_friendly_colour_blind_safe_defaults():
+    import matplotlib as mpl
+
+    from rnn_tutorial.figures import COLUMN_INCHES, OKABE_ITO, use_book_style
+
+    params = use_book_style()
+    assert mpl.rcParams["figure.figsize"][0] == COLUMN_INCHES
+    assert [c.upper() for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]] == list(OKABE_ITO)
+    assert params["font.size"] >= 9
