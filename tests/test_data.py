@@ -430,3 +430,18 @@ def test_names(real: None) -> None:
     assert len(names) == 18 and list(names) == sorted(names)
     assert sum(map(len, names.values())) == 20_074
     assert all(n and n == n.strip() for ns in names.values() for n in ns)
+
+
+def test_co2_from_statsmodels() -> None:
+    dates, co2 = data.load_co2()
+    assert len(dates) == len(co2) == 2284 and co2.dtype == np.float64
+    assert str(dates[0]) == "1958-03-29" and str(dates[-1]) == "2001-12-29"
+    assert (np.diff(dates) == np.timedelta64(7, "D")).all()
+    assert int(np.isnan(co2).sum()) == 59 and co2[0] == 316.1
+    assert 310 < np.nanmin(co2) and np.nanmax(co2) < 380
+
+
+def test_co2_with_a_corrupt_file_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "_CO2_SHA256", "0" * 64)
+    with pytest.raises(ChecksumError, match="Reinstall the statsmodels"):
+        data.load_co2()

@@ -29,6 +29,10 @@ from pathlib import Path
 import numpy as np
 import pooch
 
+# The weekly Mauna Loa CO2 series ships inside the statsmodels wheel (statsmodels/datasets/co2);
+# the sha256 of that co2.csv (statsmodels 0.15.0), checked before use like every other file.
+_CO2_SHA256 = "16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f"
+
 __all__ = [
     "DATASETS",
     "Archive",
@@ -38,6 +42,7 @@ __all__ = [
     "DatasetNotFoundError",
     "UnknownDatasetError",
     "fetch",
+    "load_co2",
     "load_fra_eng",
     "load_imdb",
     "load_mnist",
@@ -422,3 +427,38 @@ def load_names() -> dict[str, list[str]]:
         ]
         for fname, path in sorted(fetch("names").items())
     }
+
+
+def load_co2() -> tuple[np.ndarray, np.ndarray]:
+    """The weekly Mauna Loa CO2 series (Keeling and Whorf), ``(dates, co2)``: 2,284 weeks from
+    1958-03-29 to 2001-12-29, ``dates`` as ``datetime64[D]`` (Saturdays, one week apart) and
+    ``co2`` in ppmv as float64, with NaN for the 59 weeks without a measurement (the gaps are
+    left to the caller). Read from the copy inside the ``statsmodels`` package and checked
+    against its sha256. Introduced in the Time-series forecasting chapter.
+
+    Raises :class:`DatasetNotFoundError` when statsmodels is not installed and
+    :class:`ChecksumError` when its file differs from the one the book was written against.
+    """
+    try:
+        import statsmodels.datasets.co2 as co2_module
+    except ImportError as exc:
+        raise DatasetNotFoundError(
+            "the CO2 series ships with statsmodels, which is not installed; "
+            "run pip install -r requirements.txt"
+        ) from exc
+    path = Path(co2_module.__file__).parent / "co2.csv"
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path} is missing from the statsmodels installation")
+    hint = "Reinstall the statsmodels version pinned in requirements.txt."
+    _verify(path, "sha256:" + _CO2_SHA256, hint)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].strip() != "date,co2":
+        raise ValueError(f"{path}: expected the header 'date,co2', got {lines[:1]!r}")
+    dates, values = [], []
+    for i, line in enumerate(lines[1:], 2):
+        stamp, _, value = line.partition(",")
+        if len(stamp) != 8 or not stamp.isdigit():
+            raise ValueError(f"{path} line {i}: expected a date YYYYMMDD, got {line!r}")
+        dates.append(f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:]}")
+        values.append(float(value) if value.strip() else np.nan)
+    return np.array(dates, dtype="datetime64[D]"), np.array(values, dtype=np.float64)
