@@ -17,7 +17,7 @@ written for speed (chapter 4's benchmark, ``benchmarks/lstm_numpy_vs_torch.py``)
   as an extra input column of ones (``[x_t, 1] [W_x; b]``);
 - the four gates come from one fused product ``h_{t-1} W_h`` per step, written into a
   preallocated buffer;
-- the sigmoid is evaluated as ``(1 + tanh(z / 2)) / 2``: the i, f, o columns of the weights are
+- the sigmoid is evaluated as ``(1 + tanh(a / 2)) / 2``: the i, f, o columns of the weights are
   halved once (exact in floating point), so one in-place ``tanh`` call covers all four blocks;
 - every buffer is allocated once and updated in place; internally the buffers are time-major
   (``(T, B, ...)``) so that every step reads and writes contiguous memory, and the arrays handed
@@ -136,7 +136,7 @@ def lstm_forward(
         raise ValueError("x must hold at least one time step (T >= 1)")
     dtype = np.result_type(x, h0, c0, W_x, W_h, b, np.float32)
 
-    # sigmoid(z) = (1 + tanh(z / 2)) / 2. Halving the columns of the i, f, o blocks (an exact
+    # sigmoid(a) = (1 + tanh(a / 2)) / 2. Halving the columns of the i, f, o blocks (an exact
     # operation in floating point) lets one tanh call cover all four gate blocks per step.
     half = np.full(4 * H, 0.5, dtype=dtype)
     half[2 * H : 3 * H] = 1.0
@@ -222,7 +222,7 @@ def lstm_backward(
     W_x = np.asarray(params["W_x"], dtype=dtype)
     W_hT = np.ascontiguousarray(np.asarray(params["W_h"], dtype=dtype).T)
 
-    dz = np.empty((T, B, 4 * H), dtype=dtype)  # dL/dz_t for every step, gate blocks i, f, g, o
+    da = np.empty((T, B, 4 * H), dtype=dtype)  # dL/da_t for every step, gate blocks i, f, g, o
     dh_next = np.zeros((B, H), dtype=dtype)  # dL/dh_t, total, flowing back from step t + 1
     dc = np.zeros((B, H), dtype=dtype)  # dL/dc_t, total, flowing back from step t + 1
     if dc_final is not None:
@@ -233,7 +233,7 @@ def lstm_backward(
     for t in range(T - 1, -1, -1):
         a = gates[t]
         i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        dz_t = dz[t]
+        da_t = da[t]
         dh_next += dh[:, t]  # now the total derivative dL/dh_t
         # sigmoid' = s (1 - s) for i, f, o; tanh' = 1 - g^2 for the candidate.
         np.multiply(a, a, out=deriv)
@@ -248,22 +248,22 @@ def lstm_backward(
         tmp *= dh_next
         dc += tmp
         # Gradients on the gate activations, then on the pre-activations z_t.
-        np.multiply(dc, g, out=dz_t[:, :H])  # dL/di
-        np.multiply(dc, cs[t], out=dz_t[:, H : 2 * H])  # dL/df
-        np.multiply(dc, i, out=dz_t[:, 2 * H : 3 * H])  # dL/dg
-        np.multiply(dh_next, tanh_c, out=dz_t[:, 3 * H :])  # dL/do
-        dz_t *= deriv
+        np.multiply(dc, g, out=da_t[:, :H])  # dL/di
+        np.multiply(dc, cs[t], out=da_t[:, H : 2 * H])  # dL/df
+        np.multiply(dc, i, out=da_t[:, 2 * H : 3 * H])  # dL/dg
+        np.multiply(dh_next, tanh_c, out=da_t[:, 3 * H :])  # dL/do
+        da_t *= deriv
         dc *= f  # dL/dc_{t-1} through c_t = f * c_{t-1} + i * g
-        np.matmul(dz_t, W_hT, out=dh_next)  # dL/dh_{t-1} through the gates of step t
+        np.matmul(da_t, W_hT, out=dh_next)  # dL/dh_{t-1} through the gates of step t
 
     # Weight gradients: one big product each instead of T small ones. The column of ones in
-    # x1 turns the bias gradient (the sum of dz over all rows) into the last row of dW.
-    dz2 = dz.reshape(T * B, 4 * H)
-    dW = x1.reshape(T * B, D1).T @ dz2
+    # x1 turns the bias gradient (the sum of da over all rows) into the last row of dW.
+    da2 = da.reshape(T * B, 4 * H)
+    dW = x1.reshape(T * B, D1).T @ da2
     grads = {
         "W_x": dW[: D1 - 1],
-        "W_h": hs[:-1].reshape(T * B, H).T @ dz2,
+        "W_h": hs[:-1].reshape(T * B, H).T @ da2,
         "b": dW[D1 - 1],
     }
-    dx = (dz2 @ W_x.T).reshape(T, B, D1 - 1).transpose(1, 0, 2)
+    dx = (da2 @ W_x.T).reshape(T, B, D1 - 1).transpose(1, 0, 2)
     return grads, dx, (dh_next, dc)
