@@ -1,10 +1,16 @@
-"""Every page of the built book, opened in headless Debian Chromium.
+r"""Every page of the built book, opened in headless Debian Chromium.
 
 `make test` builds the book first (`make book`). For each page this test asserts: no JavaScript
 error, equations really rendered by the locally served MathJax (no raw `$$` left), every image
 loaded, and every internal link resolving to an existing page and anchor. Requests to any other
-host are refused, so the page must render offline. One screenshot per page is saved under
-`_build/screenshots/`.
+host are refused, so the page must render offline.
+
+It also checks what a reader sees (tools/page_audit.py measures it), at a 1280 px desktop:
+no display equation wider than its box, no wide image shown below half its natural width,
+every figure numbered and captioned with real alt text, no raw `\_` in the text, and few code
+or output blocks that scroll sideways (a bound for the whole book); and at a 390 px phone, that
+nothing makes the whole page scroll sideways. The intro's map must number the chapters as the
+sidebar does. Screenshots at both widths are saved under `_build/screenshots/`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
@@ -22,6 +29,9 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import page_audit  # noqa: E402
+
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 FLAGS = [
@@ -34,6 +44,10 @@ FLAGS = [
     "--disable-sync",
 ]
 SKIP_PAGES = {"genindex.html", "search.html"}  # Sphinx's generated index and search pages
+# Code and output blocks that may scroll sideways in the whole book: a handful of unavoidable
+# wide outputs (CONTRIBUTING.md: the code column fits 88 characters).
+MAX_SCROLLING_BLOCKS = 12
+AUDITS: dict[str, dict] = {}
 
 pytestmark = pytest.mark.browser
 
@@ -129,6 +143,8 @@ def test_page_renders(page_path: Path, server: str, browser_context):
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / (rel.replace("/", "__") + ".png")), full_page=True)
+    seen = page_audit.audit(page)
+    AUDITS[rel] = seen
 
     assert not errors, f"{rel}: JavaScript errors: {errors}"
     assert not external, f"{rel}: requests to other hosts (must work offline): {external}"
@@ -156,7 +172,58 @@ def test_page_renders(page_path: Path, server: str, browser_context):
         assert target.exists(), f"{rel}: link to missing {href}"
         if fragment and target.suffix == ".html":
             assert unquote(fragment) in _ids(target), f"{rel}: link to missing anchor {href}"
+
+    # What a reader sees at 1280 px.
+    assert not seen["wide_equations"], f"{rel}: equations wider than the page: {seen}"
+    assert not seen["shrunk_images"], f"{rel}: figures shrunk below half size: {seen}"
+    assert not seen["bad_alt"], f"{rel}: images without real alt text: {seen['bad_alt']}"
+    assert not seen["raw_tex_escapes"], f"{rel}: raw TeX escapes: {seen['raw_tex_escapes']}"
+    uncaptioned = page.evaluate(
+        "() => Array.from(document.querySelectorAll('main .cell_output img'))"
+        ".filter(i => !(i.closest('figure') && i.closest('figure')"
+        ".querySelector('figcaption .caption-number'))).map(i => i.getAttribute('src'))"
+    )
+    assert not uncaptioned, f"{rel}: figures without a numbered caption: {uncaptioned}"
+
+    # And on a 390 px phone: nothing makes the whole page scroll sideways.
+    page.set_viewport_size(page_audit.PHONE)
+    page.wait_for_timeout(100)
+    overflow = page_audit.page_overflow(page)
+    page.screenshot(path=str(SHOTS / (rel.replace("/", "__") + ".390px.png")))
+    assert overflow["scroll_width"] <= overflow["viewport"] + 1, (
+        f"{rel}: at 390 px the page scrolls sideways: {overflow}"
+    )
     page.close()
+
+
+def test_few_blocks_scroll_sideways():
+    """At 1280 px, at most a handful of code or output blocks in the whole book scroll."""
+    pages = _pages()
+    missing = [p for p in pages if p.relative_to(HTML).as_posix() not in AUDITS]
+    if missing:
+        pytest.skip("runs after test_page_renders has visited every page")
+    scrolling = {rel: a["scrolling_blocks"] for rel, a in AUDITS.items() if a["scrolling_blocks"]}
+    total = sum(len(v) for v in scrolling.values())
+    assert total <= MAX_SCROLLING_BLOCKS, f"{total} blocks scroll sideways: {scrolling}"
+
+
+def test_intro_map_numbers_chapters_as_the_sidebar_does(server: str, browser_context):
+    page = browser_context.new_page()
+    page.goto(f"{server}/book/intro.html", wait_until="load")
+    in_map = page.evaluate(
+        """() => Array.from(document.querySelectorAll('ol.book-map')).flatMap(ol =>
+             Array.from(ol.children).map((li, k) => [
+               (ol.start || 1) + k, li.querySelector('a').pathname.split('/').pop()]))"""
+    )
+    in_sidebar = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.bd-sidenav a.reference'))
+             .map(a => [a.innerText.trim(), a.pathname.split('/').pop()])
+             .filter(([text]) => /^[0-9]+\\. /.test(text))
+             .map(([text, file]) => [parseInt(text), file])"""
+    )
+    page.close()
+    assert in_map, "the intro has no generated map (the book-map directive)"
+    assert in_map == in_sidebar, f"map {in_map} != sidebar {in_sidebar}"
 
 
 def test_every_page_was_checked():
