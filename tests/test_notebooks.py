@@ -7,6 +7,7 @@ cells; these tests fail when a code cell changed after its outputs were stored.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -104,3 +105,64 @@ def test_status_rows_cover_every_notebook():
     rows = nbtools.status_rows()
     assert [r["notebook"] for r in rows] == [p.name for p in NOTEBOOKS]
     assert all(r["fresh"] == "yes" for r in rows), json.dumps(rows, indent=1)
+
+
+# --- What readers see: no tool markers, no typed chapter numbers ------------------------------
+
+TOOL_MARKERS = re.compile(r"NBVAL_\w+|#\s*noqa\b|#\s*fmt:\s*(skip|off|on)\b|#\s*type:\s*ignore")
+# "chapter 4", "Chapter 10", "ch. 4", "ch 4"; not labels such as ch04-ex1 or fig-ch06-adding.
+TYPED_CHAPTER = re.compile(r"(?<![\w`-])(?:[Cc]hapter|[Cc]h\.?)\s\d{1,2}\b(?![-_])")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_tool_markers_in_what_readers_see(path: Path):
+    """Test and lint markers live in cell tags and ruff's configuration, not in the code."""
+    nb = nbformat.read(path, as_version=4)
+    found = [
+        (i, m.group(0))
+        for i, cell in enumerate(nb.cells)
+        for m in TOOL_MARKERS.finditer(cell.source)
+    ]
+    assert not found, f"{path.name}: tool markers readers would see (cell, marker): {found}"
+
+
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS + sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.name
+)
+def test_chapters_are_referred_to_by_link_not_by_typed_number(path: Path):
+    """Chapter numbers come from _toc.yml alone; a typed "chapter 13" goes stale when a chapter
+    is inserted (CONTRIBUTING.md). Refer to chapters with {doc} links, which show their titles.
+    """
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        texts = [cell.source for cell in nb.cells]
+    else:
+        texts = [path.read_text(encoding="utf-8")]
+    found = sorted({m.group(0) for text in texts for m in TYPED_CHAPTER.finditer(text)})
+    assert not found, f"{path.name}: typed chapter numbers: {found}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_have_caption_name_and_alt_text(path: Path):
+    """Every code cell that stores an image declares its caption, name and alt text, and stores
+    one image only (myst-nb would give two images the same name)."""
+    nb = nbformat.read(path, as_version=4)
+    missing = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        images = [
+            o
+            for o in cell.outputs
+            if o.output_type in ("display_data", "execute_result")
+            and any(k.startswith("image/") for k in o.get("data", {}))
+        ]
+        if not images:
+            continue
+        meta = cell.metadata.get("mystnb", {})
+        figure, image = meta.get("figure", {}), meta.get("image", {})
+        if len(images) > 1 or not (
+            figure.get("caption") and figure.get("name") and len(image.get("alt", "")) > 20
+        ):
+            missing.append(i)
+    assert not missing, f"{path.name}: figure cells lacking caption, name or alt text: {missing}"
