@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -525,3 +526,63 @@ def test_import_does_not_load_the_frameworks():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class _TensorOnAnotherDevice:
+    """Stands in for a backend tensor on a GPU: NumPy can read it, but ``.numpy()`` raises.
+
+    That is how a CUDA tensor behaves under Keras' torch backend; ``from_keras`` once called
+    ``.numpy()`` on gradients and failed there.
+    """
+
+    def __init__(self, array):
+        self._array = np.asarray(array)
+
+    def __array__(self, dtype=None, copy=None):
+        return self._array if dtype is None else self._array.astype(dtype)
+
+    def numpy(self):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_from_keras_reads_gradients_without_calling_numpy(cell):
+    params, x, h0, c0, w = make(cell, 2, 4, 3, 5, seed=21)
+    _, grads, _ = numpy_run(cell, x, h0, c0, params, w)
+    layer = to_keras(params, KERAS_LAYERS[cell](5, return_sequences=True, dtype="float64"))
+    _, g_k, _ = keras_run(cell, layer, x, h0, c0, w)
+    elsewhere = [_TensorOnAnotherDevice(g) for g in g_k]
+    assert_params_equal(from_keras(layer, weights=elsewhere), grads, atol=1e-11)
+
+
+def test_from_keras_on_the_torch_backend_with_gradients_that_require_grad():
+    # Under KERAS_BACKEND=torch, tensor.numpy() raises for a tensor on a GPU or one that
+    # requires grad (the case a CPU can show); keras.ops.convert_to_numpy handles both.
+    code = """
+import numpy as np, torch, keras
+from rnn_tutorial.convert import book_param_shapes, from_keras, to_keras
+assert keras.backend.backend() == "torch"
+rng = np.random.default_rng(0)
+params = {k: rng.standard_normal(s) for k, s in book_param_shapes("gru", 3, 4).items()}
+layer = to_keras(params, keras.layers.GRU(4, return_sequences=True, dtype="float64"))
+assert all(np.array_equal(v, params[k]) for k, v in from_keras(layer).items())
+x = torch.tensor(rng.standard_normal((2, 5, 3)))
+weights = [v.value for v in layer.trainable_weights]
+grads = torch.autograd.grad(layer(x).sum(), weights, create_graph=True)
+assert all(g.requires_grad for g in grads)
+try:
+    grads[0].numpy()
+except RuntimeError:
+    pass
+else:
+    raise AssertionError("expected tensor.numpy() to raise for a tensor that requires grad")
+g = from_keras(layer, weights=grads)
+assert set(g) == set(params) and all(v.shape == params[k].shape for k, v in g.items())
+print("ok")
+"""
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "ok"

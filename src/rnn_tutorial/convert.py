@@ -493,6 +493,20 @@ def from_torch(
 # ----------------------------------------------------------------------------------------------
 
 
+def _backend_to_numpy(value: Any) -> np.ndarray:
+    """A Keras variable, a backend tensor or an array as a NumPy array, on any backend.
+
+    A Keras variable's own ``numpy()`` works on every backend and device. A backend tensor's
+    may not: on the torch backend a gradient may live on a GPU or require grad, and
+    ``tensor.numpy()`` then raises, so tensors go through ``keras.ops.convert_to_numpy``.
+    """
+    import keras
+
+    if isinstance(value, keras.Variable):
+        return np.asarray(value.numpy())
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
 def _keras_cell(layer: Any) -> tuple[str, Any]:
     import keras
 
@@ -629,7 +643,7 @@ def from_keras(
         )
     variables = {k: getattr(kcell, k, None) for k in ("kernel", "recurrent_kernel", "bias")}
     if weights is None:
-        arrays = {k: (None if v is None else np.asarray(v.numpy())) for k, v in variables.items()}
+        arrays = {k: (None if v is None else _backend_to_numpy(v)) for k, v in variables.items()}
     else:
         trainable = list(layer.trainable_weights)
         if len(weights) != len(trainable):
@@ -648,7 +662,7 @@ def from_keras(
             w = weights[idx[0]]
             if w is None:
                 raise ValueError(f"the entry for {key} in weights is None (no gradient reached it)")
-            arrays[key] = np.asarray(w.numpy() if hasattr(w, "numpy") else w)
+            arrays[key] = _backend_to_numpy(w)
     return from_keras_arrays(arrays, cell, reset_after=reset_after)
 
 
