@@ -79,6 +79,39 @@ class ExecutionStatus(SphinxDirective):
         return row
 
 
+class RecordedRuns(SphinxDirective):
+    """The recorded runs (results/runs/*.json, see rnn_tutorial.recorded), with provenance."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from rnn_tutorial.recorded import RESULTS_SUBDIR, load_run, problems
+
+        folder = ROOT / RESULTS_SUBDIR
+        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        for path in paths:
+            self.env.note_dependency(str(path))
+        if not paths:
+            return [nodes.paragraph(text="The book has no recorded runs yet.")]
+        table = nodes.table(classes=["recorded-runs"])
+        titles = ["Run", "Recorded", "Command", "Results fresh"]
+        group = nodes.tgroup(cols=len(titles))
+        table += group
+        for _ in titles:
+            group += nodes.colspec(colwidth=1)
+        head = nodes.thead()
+        group += head
+        head += ExecutionStatus._row(titles)
+        body = nodes.tbody()
+        group += body
+        for path in paths:
+            run = load_run(path.stem, results_dir=folder)
+            command = nodes.literal(text=run.provenance.get("command", "-"))
+            fresh = "yes" if not problems(path, root=ROOT) else "NO"
+            body += ExecutionStatus._row([run.name, run.label, command, fresh])
+        return [table]
+
+
 def doc_link(fromdoc: str, target: str) -> addnodes.pending_xref:
     """A ``{doc}`` link to ``target`` (absolute docname), shown with the page's title."""
     ref = addnodes.pending_xref(
@@ -237,6 +270,7 @@ def add_static_path(app) -> None:
 def setup(app):
     app.add_directive("execution-status", ExecutionStatus)
     app.add_directive("book-map", BookMap)
+    app.add_directive("recorded-runs", RecordedRuns)
     app.connect("builder-inited", add_static_path)
     app.add_css_file("rnn_book.css")
     app.connect("source-read", substitute_repository_url)
