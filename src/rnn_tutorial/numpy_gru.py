@@ -227,7 +227,7 @@ def gru_backward(
         rh = tm["rh"]
         W_h_rzT = np.ascontiguousarray(W_h[:, : 2 * H].T)
         W_h_nT = np.ascontiguousarray(W_h[:, 2 * H :].T)
-        rho = np.empty((B, H), dtype=dtype)
+        psi = np.empty((B, H), dtype=dtype)
     for t in range(T - 1, -1, -1):
         a = gates[t]
         rz, r, z, n = a[:, : 2 * H], a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
@@ -253,14 +253,14 @@ def gru_backward(
             np.matmul(du_t, W_hT, out=d_new)  # through u_t = h_{t-1} W_h + b_h
         else:
             da_t = da[t]
-            np.matmul(eps_n, W_h_nT, out=rho)  # dL/d(r * h_{t-1})
-            np.multiply(rho, h_prev, out=da_t[:, :H])  # dL/dr
+            np.matmul(eps_n, W_h_nT, out=psi)  # dL/d(r * h_{t-1})
+            np.multiply(psi, h_prev, out=da_t[:, :H])  # dL/dr
             np.subtract(h_prev, n, out=da_t[:, H : 2 * H])
             da_t[:, H : 2 * H] *= d  # dL/dz
             da_t[:, : 2 * H] *= s_rz  # eps_r, eps_z
             np.matmul(da_t[:, : 2 * H], W_h_rzT, out=d_new)
-            rho *= r
-            d_new += rho
+            psi *= r
+            d_new += psi
         np.multiply(d, z, out=tmp)
         d_new += tmp  # the additive path: h_t = ... + z h_{t-1}
         d, d_new = d_new, d
