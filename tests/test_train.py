@@ -1,4 +1,4 @@
-"""Tests for rnn_tutorial.train (chapter 13): the PyTorch training loop, evaluate and predict."""
+"""Tests for rnn_tutorial.train (Sequential MNIST chapter): training loop, evaluate, predict."""
 
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ def choose_config(
     smoke: dict[str, Any],
     device: Any = None,
 ) -> RunConfig:
-    """Pick a chapter's configuration (introduced in chapter 13, Sequential MNIST).
+    """Pick a chapter's configuration (introduced in the Sequential MNIST chapter).
 
     - On a CUDA device: ``gpu`` (the full-size run).
     - With ``$RNN_TUTORIAL_GPU_SMOKE=1``: ``gpu`` updated with ``smoke``, which overrides only

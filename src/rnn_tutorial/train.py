@@ -1,5 +1,5 @@
-"""A small PyTorch training loop with a progress bar and a history (introduced in chapter 13,
-"Sequential MNIST"; chapter 14, "Sentiment analysis", and later application chapters reuse it).
+"""A small PyTorch training loop with a progress bar and a history (introduced in the chapter
+"Sequential MNIST"; the "Sentiment analysis" chapter and later application chapters reuse it).
 
 Keras has ``model.fit``; PyTorch leaves the loop to you. This module is the loop the book uses,
 short enough to read in one sitting:
@@ -10,7 +10,8 @@ short enough to read in one sitting:
 - :func:`evaluate` returns the mean loss and the accuracy of a model on a loader;
 - :func:`predict` returns the model's outputs on a loader as one NumPy array;
 - :func:`chrono_init_` sets the gate biases of a ``torch.nn.LSTM`` by chrono initialisation
-  (taught in chapter 6, "Long-range memory"; chapter 13 uses it for pixel-by-pixel MNIST).
+  (taught in chapter 6, "Long-range memory"; the Sequential MNIST chapter uses it for
+  pixel-by-pixel MNIST).
 
 **Batches.** A loader yields tuples ``(*inputs, target)``: the model is called as
 ``model(*inputs)``, and ``loss_fn(output, target)`` gives the batch's mean loss. Every tensor of
@@ -289,7 +290,7 @@ def chrono_init_(lstm: Any, t_max: float) -> Any:
     biases to ``-b_f`` and every other bias to 0. Gate blocks are in PyTorch's order i, f, g, o;
     the draws go into ``bias_ih`` and ``bias_hh`` is zeroed, for every layer and direction, in the
     order of ``lstm.named_parameters()``, from torch's global random generator. Introduced in
-    chapter 6, "Long-range memory", and used again in chapter 13, "Sequential MNIST".
+    chapter 6, "Long-range memory", and used again in the "Sequential MNIST" chapter.
 
     Raises ``TypeError`` for a module that is not a ``torch.nn.LSTM`` or has no biases, and
     ``ValueError`` when ``t_max`` is not a number greater than 2.
