@@ -166,3 +166,13 @@ def test_figures_have_caption_name_and_alt_text(path: Path):
         ):
             missing.append(i)
     assert not missing, f"{path.name}: figure cells lacking caption, name or alt text: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_control_characters_in_cells(path: Path):
+    r"""A "\a" in a Python string that wrote "\approx" leaves a BEL character that MathJax
+    cannot parse; no cell source holds control characters."""
+    nb = nbformat.read(path, as_version=4)
+    control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+    bad = [i for i, c in enumerate(nb.cells) if control.search(c.source)]
+    assert not bad, f"{path.name}: control characters in cells {bad}"
