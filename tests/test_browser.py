@@ -46,7 +46,7 @@ FLAGS = [
 SKIP_PAGES = {"genindex.html", "search.html"}  # Sphinx's generated index and search pages
 # Code and output blocks that may scroll sideways in the whole book: a handful of unavoidable
 # wide outputs (CONTRIBUTING.md: the code column fits 88 characters).
-MAX_SCROLLING_BLOCKS = 12
+MAX_SCROLLING_BLOCKS = 4
 AUDITS: dict[str, dict] = {}
 
 pytestmark = pytest.mark.browser
