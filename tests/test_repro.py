@@ -175,3 +175,12 @@ def test_book_style_sets_svg_friendly_colour_blind_safe_defaults():
     assert mpl.rcParams["figure.figsize"][0] == COLUMN_INCHES
     assert [c.upper() for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]] == list(OKABE_ITO)
     assert params["font.size"] >= 9
+
+
+def test_cpu_model_names_the_processor_and_its_cores():
+    import os
+
+    from rnn_tutorial.repro import cpu_model
+
+    model = cpu_model()
+    assert model.endswith(f", {os.cpu_count()} cores") and len(model) > len(" cores") + 3

@@ -22,8 +22,6 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import os
-import platform
 import re
 import sys
 import time
@@ -68,15 +66,9 @@ def _device() -> str:
 
 
 def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
+    from rnn_tutorial.repro import cpu_model
+
+    return cpu_model()
 
 
 def _clean_streams(cell: nbformat.NotebookNode) -> None:

@@ -44,6 +44,21 @@ COLUMNS = [
 ]
 
 
+def _table(cls: str, titles: list[str]) -> tuple[nodes.table, nodes.tbody]:
+    """An empty table with a header row; rows are appended to the returned body."""
+    table = nodes.table(classes=[cls])
+    group = nodes.tgroup(cols=len(titles))
+    table += group
+    for _ in titles:
+        group += nodes.colspec(colwidth=1)
+    head = nodes.thead()
+    group += head
+    head += ExecutionStatus._row(titles)
+    body = nodes.tbody()
+    group += body
+    return table, body
+
+
 class ExecutionStatus(SphinxDirective):
     has_content = False
 
@@ -51,16 +66,7 @@ class ExecutionStatus(SphinxDirective):
         rows = nbtools.status_rows()
         for path in nbtools.notebooks():
             self.env.note_dependency(str(path))
-        table = nodes.table(classes=["execution-status"])
-        group = nodes.tgroup(cols=len(COLUMNS))
-        table += group
-        for _ in COLUMNS:
-            group += nodes.colspec(colwidth=1)
-        head = nodes.thead()
-        group += head
-        head += self._row([title for _, title in COLUMNS])
-        body = nodes.tbody()
-        group += body
+        table, body = _table("execution-status", [title for _, title in COLUMNS])
         for row, path in zip(rows, nbtools.notebooks(), strict=True):
             cells: list[str | nodes.Node] = [row[key] for key, _ in COLUMNS]
             cells[0] = doc_link(self.env.docname, f"/chapters/{path.stem}")
@@ -93,17 +99,7 @@ class RecordedRuns(SphinxDirective):
             self.env.note_dependency(str(path))
         if not paths:
             return [nodes.paragraph(text="The book has no recorded runs yet.")]
-        table = nodes.table(classes=["recorded-runs"])
-        titles = ["Run", "Recorded", "Command", "Results fresh"]
-        group = nodes.tgroup(cols=len(titles))
-        table += group
-        for _ in titles:
-            group += nodes.colspec(colwidth=1)
-        head = nodes.thead()
-        group += head
-        head += ExecutionStatus._row(titles)
-        body = nodes.tbody()
-        group += body
+        table, body = _table("recorded-runs", ["Run", "Recorded", "Command", "Results fresh"])
         for path in paths:
             run = load_run(path.stem, results_dir=folder)
             command = nodes.literal(text=run.provenance.get("command", "-"))

@@ -23,7 +23,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -108,18 +107,10 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _device() -> dict[str, str]:
-    from rnn_tutorial.repro import environment_report
+    from rnn_tutorial.repro import cpu_model, environment_report
 
     report = environment_report()
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    report["cpu"] = f"{cpu}, {os.cpu_count()} cores"
+    report["cpu"] = cpu_model()
     return report
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "GPU_SMOKE_ENV",
     "RunConfig",
     "choose_config",
+    "cpu_model",
     "environment_report",
     "gpu_smoke",
     "print_environment",
@@ -216,6 +217,20 @@ def torch_device(prefer: str | None = None) -> Any:
         if available[name]:
             return torch.device(name)
     raise AssertionError("unreachable: the CPU is always available")
+
+
+def cpu_model() -> str:
+    """The CPU's model name and core count, e.g. "AMD EPYC, 2 cores" (for provenance records)."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def environment_report() -> dict[str, str]:
