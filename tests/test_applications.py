@@ -91,9 +91,3 @@ def test_no_assert_reads_a_test_metric(path: Path):
                 f"{path.name}: an assert reads {name!r}; assert on validation metrics only"
             )
 
-
-@pytest.mark.parametrize("path", APPLICATIONS, ids=lambda p: p.name)
-def test_no_tool_comments_in_reader_code(path: Path):
-    code = "\n".join(_code_cells(path))
-    for marker in ("NBVAL_CHECK_OUTPUT", "# noqa", "# fmt: skip", "# type: ignore"):
-        assert marker not in code, f"{path.name}: {marker!r} in notebook code"
