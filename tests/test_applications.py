@@ -90,4 +90,3 @@ def test_no_assert_reads_a_test_metric(path: Path):
             assert name != "test" and not name.endswith("_test"), (
                 f"{path.name}: an assert reads {name!r}; assert on validation metrics only"
             )
-
