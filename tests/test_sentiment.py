@@ -1,0 +1,115 @@
+"""rnn_tutorial.sentiment: the sentiment chapter's split, preprocessing and models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rnn_tutorial.sentiment import (
+    bucket_boundaries,
+    build_vocabulary,
+    clean,
+    encode,
+    movie_split,
+    tokenise,
+)
+
+
+def test_import_is_cheap():
+    code = (
+        "import sys, rnn_tutorial.sentiment; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_clean_and_tokenise():
+    assert clean("Great<br />FILM") == "great film"
+    assert tokenise("I don't like it!<br />Why? 10/10") == [
+        "i",
+        "don't",
+        "like",
+        "it",
+        "!",
+        "why",
+        "?",
+        "10",
+        "10",
+    ]
+
+
+def test_vocabulary_and_encode_keep_the_last_tokens_and_pad_right():
+    tokens = [["a", "b", "a"], ["c", "a"], []]
+    itos = build_vocabulary(tokens, V=4)
+    assert itos == ["<pad>", "<unk>", "a", "b"]  # "a" is the most frequent
+    stoi = {t: i for i, t in enumerate(itos)}
+    ids, lengths = encode(tokens, stoi, T=2)
+    assert ids.dtype == np.int64 and ids.shape == (3, 2)
+    assert ids.tolist() == [[3, 2], [1, 2], [1, 0]]  # the last 2 tokens; c is <unk>
+    assert lengths.tolist() == [2, 2, 1]  # an empty review becomes one <unk>
+    ids, lengths = encode(tokens, stoi, T=5)
+    assert ids.tolist()[1] == [1, 2, 0, 0, 0] and lengths.tolist() == [3, 2, 1]
+
+
+def test_movie_split_shares_no_movie():
+    rng = np.random.default_rng(0)
+    movies = np.repeat([f"tt{i:07d}" for i in range(200)], rng.integers(1, 30, 200))
+    train_idx, val_idx, n_movies = movie_split(movies, np.random.default_rng(0), n_val=500)
+    assert not set(movies[train_idx]) & set(movies[val_idx])
+    assert sorted(np.concatenate([train_idx, val_idx]).tolist()) == list(range(len(movies)))
+    assert 500 <= len(val_idx) < 530 and n_movies == len(set(movies[val_idx]))
+    again = movie_split(movies, np.random.default_rng(0), n_val=500)
+    assert np.array_equal(again[0], train_idx) and np.array_equal(again[1], val_idx)
+
+
+def test_bucket_boundaries():
+    assert bucket_boundaries(400) == [50, 100, 150, 200, 250, 300, 350, 400]
+    assert bucket_boundaries(48) == []
+
+
+def test_torch_model_shapes_and_padding():
+    torch = pytest.importorskip("torch")
+    from rnn_tutorial.sentiment import BiGRUClassifier
+
+    torch.manual_seed(0)
+    model = BiGRUClassifier(V=30, E=6, H=5, dropout=0.0).eval()
+    assert sum(p.numel() for p in model.rnn.parameters()) == 2 * 3 * (6 * 5 + 5 * 5 + 2 * 5)
+    x = torch.tensor([[3, 4, 5, 0, 0], [6, 7, 8, 9, 2]])
+    lengths = torch.tensor([3, 5])
+    with torch.no_grad():
+        out = model(x, lengths)
+        alone = model(x[:1, :3], lengths[:1])
+    assert out.shape == (2,)
+    assert torch.allclose(out[0], alone[0], atol=1e-6)  # packing ignores the padding
+
+
+def test_keras_model_shapes_and_loaders():
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    from rnn_tutorial.sentiment import (
+        keras_prob,
+        keras_sentiment_model,
+        length_batches,
+        review_loader,
+    )
+
+    keras.utils.set_random_seed(0)
+    model = keras_sentiment_model(V=30, E=6, H=5, dropout=0.1)
+    assert model.get_layer("bigru").count_params() == 2 * 3 * (6 * 5 + 5 * 5 + 2 * 5)
+    x = np.array([[3, 4, 5, 0], [6, 7, 8, 9], [2, 0, 0, 0]], dtype=np.int64)
+    lengths = np.array([3, 4, 1])
+    y = np.array([1, 0, 1])
+    assert np.asarray(model(x)).shape == (3, 1)
+    p = keras_prob(model, x, lengths, chunk=2)
+    alone = 1 / (1 + np.exp(-np.asarray(model(x[:1, :3]))[0, 0]))
+    assert p.shape == (3,) and abs(p[0] - alone) < 1e-5  # the mask ignores the padding
+    batches = list(length_batches(x, lengths, y, batch=2))
+    assert sum(len(ids) for ids, _ in batches) == 3
+    assert all(int(ids.shape[1]) <= 4 for ids, _ in batches)
+    loader = review_loader(x, lengths, y, batch_size=2)
+    ids, n, label = next(iter(loader))
+    assert tuple(ids.shape) == (2, 4) and n.tolist() == [3, 4] and label.dtype.is_floating_point
