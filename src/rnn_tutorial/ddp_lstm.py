@@ -78,73 +78,78 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parse(argv)
     if "RANK" not in os.environ:
         raise SystemExit(
-            "rnn_tutorial.ddp_lstm runs under torchrun, e.g.\n  python -m torch.distributed.run "
-            "--standalone --nproc-per-node 2 -m rnn_tutorial.ddp_lstm --out ddp.json"
+            "rnn_tutorial.ddp_lstm runs under torchrun, e.g.\n"
+            "  python -m torch.distributed.run --standalone --nproc-per-node 2 \\\n"
+            "      -m rnn_tutorial.ddp_lstm --out ddp.json"
         )
     dist.init_process_group(args.backend)
     rank, world = dist.get_rank(), dist.get_world_size()
-    if args.global_batch % world:
-        raise SystemExit(f"--global-batch {args.global_batch} is not divisible by {world} ranks")
+    n, steps = args.global_batch, args.steps
+    if n % world:
+        raise SystemExit(f"--global-batch {n} is not divisible by {world} ranks")
     if args.backend == "nccl":
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
         sync: Any = torch.cuda.synchronize
     else:
         device, sync = torch.device("cpu"), (lambda: None)
-    shard = slice(rank * args.global_batch // world, (rank + 1) * args.global_batch // world)
+    shard = slice(rank * n // world, (rank + 1) * n // world)  # this rank's rows
 
-    torch.manual_seed(0)  # the same initial weights on every rank (DDP also broadcasts them)
+    torch.manual_seed(0)  # the same initial weights on every rank
     model = AddingLSTM(H=args.H).to(device)
     reference = copy.deepcopy(model) if rank == 0 else None
     ddp = DistributedDataParallel(model)
     loss_fn = nn.MSELoss()
     optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1)
 
-    # 1. The gradient check: the averaged shard gradients against one process's gradients.
-    x, y = _global_batch(0, args.global_batch, args.T)
-    loss_fn(ddp(x[shard].to(device)), y[shard].to(device)).backward()
-    result: dict[str, Any] = {"world_size": world, "threads": torch.get_num_threads()}
+    def shard_loss(step: int) -> torch.Tensor:
+        x, y = _global_batch(step, n, args.T)
+        return loss_fn(ddp(x[shard].to(device)), y[shard].to(device))
+
+    # 1. The averaged shard gradients against one process's gradients.
+    shard_loss(0).backward()
+    result: dict[str, Any] = {"world_size": world, "global_batch": n}
+    result["threads"] = torch.get_num_threads()
     if reference is not None:
+        x, y = _global_batch(0, n, args.T)
         loss_fn(reference(x.to(device)), y.to(device)).backward()
-        diffs = [
-            ((p.grad - q.grad).abs().max() / q.grad.abs().max()).item()
-            for p, q in zip(model.parameters(), reference.parameters(), strict=True)
-        ]
-        result["max_relative_grad_difference"] = max(diffs)
+        pairs = zip(model.parameters(), reference.parameters(), strict=True)
+        grads = [(p.grad, q.grad) for p, q in pairs]
+        result["max_relative_grad_difference"] = max(
+            ((a - b).abs().max() / b.abs().max()).item() for a, b in grads
+        )
     optimizer.zero_grad()
 
     # 2. Throughput: whole training steps, all-reduce included.
-    def train_steps(first: int, n: int, no_sync: bool = False) -> float:
+    def train_steps(first: int, no_sync: bool = False) -> float:
         sync()
         dist.barrier()
         start = time.perf_counter()
-        for step in range(first, first + n):
-            x, y = _global_batch(step, args.global_batch, args.T)
+        for step in range(first, first + steps):
             if no_sync:  # the computation alone: DDP skips the all-reduce
                 with ddp.no_sync():
-                    loss_fn(ddp(x[shard].to(device)), y[shard].to(device)).backward()
+                    shard_loss(step).backward()
             else:
-                loss_fn(ddp(x[shard].to(device)), y[shard].to(device)).backward()
+                shard_loss(step).backward()
                 optimizer.step()
             optimizer.zero_grad()
         sync()
-        return time.perf_counter() - start
+        return (time.perf_counter() - start) / steps
 
-    train_steps(1, 2)  # warm-up
-    seconds = train_steps(3, args.steps)
-    result["seconds_per_step"] = seconds / args.steps
-    result["sequences_per_second"] = args.global_batch * args.steps / seconds
+    train_steps(1)  # warm-up
+    result["seconds_per_step"] = train_steps(1 + steps)
+    result["sequences_per_second"] = n / result["seconds_per_step"]
 
-    # 3. The parts of a step: computation alone, and one all-reduce of all the gradients.
-    result["compute_seconds_per_step"] = train_steps(3, args.steps, no_sync=True) / args.steps
+    # 3. The parts of a step: the computation alone, one all-reduce.
+    result["compute_seconds_per_step"] = train_steps(1 + steps, no_sync=True)
     n_params = sum(p.numel() for p in model.parameters())
     flat = torch.ones(n_params, device=device)
     sync()
     start = time.perf_counter()
-    for _ in range(args.steps):
+    for _ in range(steps):
         dist.all_reduce(flat)
     sync()
-    result["allreduce_seconds"] = (time.perf_counter() - start) / args.steps
+    result["allreduce_seconds"] = (time.perf_counter() - start) / steps
     result["parameters"] = n_params
     result["final_weights_equal"] = _weights_equal(model, world)
 
