@@ -301,12 +301,12 @@ class SelectiveScan(nn.Module):
     Each of the ``D`` channels has a state of ``N`` numbers, ``s_t`` ``(B, D, N)``:
 
     - step sizes ``Delta_t = softplus(x_t W_Delta + b_Delta)`` ``(B, D)``,
-    - input and output vectors ``u_t = x_t W_u`` and ``q_t = x_t W_q`` ``(B, N)``,
+    - input and output vectors ``p_t = x_t W_p`` and ``q_t = x_t W_q`` ``(B, N)``,
     - a fixed diagonal ``A = -exp(A_log)`` ``(D, N)``, negative, so ``exp(Delta A)`` is in (0, 1),
-    - ``s_t = exp(Delta_t A) * s_{t-1} + Delta_t u_t x_t`` (zero-order hold for ``A``, Euler
+    - ``s_t = exp(Delta_t A) * s_{t-1} + Delta_t x_t p_t`` (zero-order hold for ``A``, Euler
       for the input, as in Mamba's reference code), and ``y_t = s_t q_t + d * x_t``.
 
-    With ``selective=False``, ``Delta``, ``u`` and ``q`` are learned constants, independent of
+    With ``selective=False``, ``Delta``, ``p`` and ``q`` are learned constants, independent of
     ``x_t``: a linear time-invariant (S4D-like) layer, the ablation that shows what
     "selective" adds. ``mode`` is ``"sequential"`` (the loop) or a parallel scan over the
     flattened ``D * N`` states (``"hillis_steele"`` or ``"blelloch"``), which materialises
@@ -320,11 +320,11 @@ class SelectiveScan(nn.Module):
         self.d = nn.Parameter(torch.ones(D))
         if selective:
             self.delta = nn.Linear(D, D)
-            self.u = nn.Linear(D, N, bias=False)
+            self.p = nn.Linear(D, N, bias=False)
             self.q = nn.Linear(D, N, bias=False)
         else:
             self.delta_bias = nn.Parameter(torch.zeros(D))
-            self.u_const = nn.Parameter(torch.randn(N) / math.sqrt(N))
+            self.p_const = nn.Parameter(torch.randn(N) / math.sqrt(N))
             self.q_const = nn.Parameter(torch.randn(N) / math.sqrt(N))
         with torch.no_grad():  # initial step sizes spread over [0.001, 0.1], as in Mamba
             dt = torch.exp(torch.linspace(math.log(1e-3), math.log(1e-1), D))
@@ -336,14 +336,14 @@ class SelectiveScan(nn.Module):
         B, T, _ = x.shape
         if self.selective:
             delta = F.softplus(self.delta(x))
-            u, q = self.u(x), self.q(x)
+            p, q = self.p(x), self.q(x)
         else:
             delta = F.softplus(self.delta_bias).expand(B, T, self.D)
-            u = self.u_const.expand(B, T, self.N)
+            p = self.p_const.expand(B, T, self.N)
             q = self.q_const.expand(B, T, self.N)
         A = -torch.exp(self.A_log)
         lam = torch.exp(delta.unsqueeze(-1) * A)
-        beta = (delta * x).unsqueeze(-1) * u.unsqueeze(2)
+        beta = (delta * x).unsqueeze(-1) * p.unsqueeze(2)
         return lam, beta, q
 
     def forward(self, x: torch.Tensor, mode: str = "hillis_steele") -> torch.Tensor:
