@@ -24,6 +24,10 @@ written for speed (chapter 4's benchmark, ``benchmarks/lstm_numpy_vs_torch.py``)
   back are batch-major views of them;
 - the backward pass forms the weight gradients after the time loop as two large matrix
   products, ``dW_h = H_prev^T dZ`` and ``[dW_x; db] = [X, 1]^T dZ``, instead of ``T`` small ones.
+
+The benchmark times these matrix products on their own as well (``matrix_products_only`` in
+``benchmarks/lstm_numpy_vs_torch.py`` repeats the same calls on buffers of the same layout):
+a change to the products or the layouts here must be made there too.
 """
 
 from __future__ import annotations
