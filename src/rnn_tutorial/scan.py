@@ -220,7 +220,28 @@ def _check_x(x: torch.Tensor, D: int) -> None:
         raise ValueError(f"x must have shape (B, T, D) with D = {D}, got {got}")
 
 
-class MinGRU(nn.Module):
+class _LinearRecurrentLayer(nn.Module):
+    """What minGRU and minLSTM share: coefficients from the inputs, then a scan.
+
+    A subclass defines ``coefficients(x) -> (log lam, log beta)``, each ``(B, T, H)``.
+    """
+
+    D: int
+
+    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(
+        self, x: torch.Tensor, h0: torch.Tensor | None = None, mode: str = "log"
+    ) -> torch.Tensor:
+        _check_x(x, self.D)
+        log_lam, log_beta = self.coefficients(x)
+        if mode == "log":
+            return log_space_scan(log_lam, log_beta, None if h0 is None else torch.log(h0))
+        return linear_recurrence(torch.exp(log_lam), torch.exp(log_beta), h0, mode)
+
+
+class MinGRU(_LinearRecurrentLayer):
     """minGRU (Feng et al., 2024) in the book's GRU convention (``z`` keeps the old state).
 
     ``[a^z_t, a^n_t] = x_t W_x + b_x``, ``z_t = sigmoid(a^z_t)``, ``n_t = g(a^n_t)`` with the
@@ -243,15 +264,6 @@ class MinGRU(nn.Module):
         log_one_minus_z = F.logsigmoid(-a_z)  # log(1 - sigmoid(a)) = log sigmoid(-a)
         return log_z, log_one_minus_z + log_positive_activation(a_n)
 
-    def forward(
-        self, x: torch.Tensor, h0: torch.Tensor | None = None, mode: str = "log"
-    ) -> torch.Tensor:
-        _check_x(x, self.D)
-        log_lam, log_beta = self.coefficients(x)
-        if mode == "log":
-            return log_space_scan(log_lam, log_beta, None if h0 is None else torch.log(h0))
-        return linear_recurrence(torch.exp(log_lam), torch.exp(log_beta), h0, mode)
-
     def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """One step: ``x_t`` ``(B, D)``, ``h`` ``(B, H)`` -> the next state ``(B, H)``."""
         a_z, a_n = self.linear(x_t).chunk(2, dim=-1)
@@ -259,7 +271,7 @@ class MinGRU(nn.Module):
         return z * h + (1 - z) * positive_activation(a_n)
 
 
-class MinLSTM(nn.Module):
+class MinLSTM(_LinearRecurrentLayer):
     """minLSTM (Feng et al., 2024): forget and input gates from ``x_t`` only, normalised.
 
     ``[a^f_t, a^i_t, a^g_t] = x_t W_x + b_x``; ``f_t, i_t = sigmoid(.)``,
@@ -279,15 +291,6 @@ class MinLSTM(nn.Module):
         log_f = F.logsigmoid(-diff)  # log f / (f + i)
         log_i = F.logsigmoid(diff)  # log i / (f + i)
         return log_f, log_i + log_positive_activation(a_g)
-
-    def forward(
-        self, x: torch.Tensor, h0: torch.Tensor | None = None, mode: str = "log"
-    ) -> torch.Tensor:
-        _check_x(x, self.D)
-        log_lam, log_beta = self.coefficients(x)
-        if mode == "log":
-            return log_space_scan(log_lam, log_beta, None if h0 is None else torch.log(h0))
-        return linear_recurrence(torch.exp(log_lam), torch.exp(log_beta), h0, mode)
 
     def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         a_f, a_i, a_g = self.linear(x_t).chunk(3, dim=-1)
