@@ -141,6 +141,10 @@ def test_sampling_frequencies_match_the_filtered_distribution():
     assert torch.equal(out, again)  # seeded: reproducible
     greedy = generate(model, [0], 3, greedy=True)
     assert greedy.tolist() == [[1, 1, 1]]
+    rows = generate(model, [[0, 1], [2, 3]], 2, greedy=True)  # one row per prompt
+    assert rows.tolist() == [[1, 1], [1, 1]]
+    with pytest.raises(ValueError, match="n_samples"):
+        generate(model, [[0], [1]], 2, n_samples=3)
 
 
 def _brute_force(model, prompt, n_new, eos, alpha):
@@ -182,6 +186,10 @@ def test_sequence_nll_matches_the_chain_rule():
     assert nll.tolist() == pytest.approx(
         [-(math.log(0.75) + math.log(0.5)) / 2, -(math.log(0.25) * 2) / 2]
     )
+    per_row = sequence_nll(model, [[1], [0]], [[0, 1], [1, 1]])  # a prompt per row
+    assert per_row.tolist() == pytest.approx(
+        [-(math.log(0.5) + math.log(0.75)) / 2, -(math.log(0.75) + math.log(0.5)) / 2]
+    )
 
 
 def test_distinct_n_and_repetition_rate():
@@ -190,3 +198,15 @@ def test_distinct_n_and_repetition_rate():
     assert repetition_rate(list(range(10)), n=4) == 0.0
     with pytest.raises(ValueError):
         repetition_rate([1, 2], n=4)
+
+
+def test_glued_reads_a_stored_value_and_names_missing_keys():
+    from pathlib import Path
+
+    from rnn_tutorial.glued import glued
+
+    chapter = Path(__file__).resolve().parents[1] / "chapters" / "07_char_lm_numpy.ipynb"
+    assert glued(chapter, "ch07_V") == 65
+    assert 1.0 < glued(chapter, "ch07_val_nats") < 2.5
+    with pytest.raises(KeyError, match="no value named"):
+        glued(chapter, "ch07_missing")

@@ -59,6 +59,18 @@ def filter_logits(
     return logits
 
 
+def _prompt_batch(prompt: Any, n_samples: int, device: Any) -> torch.Tensor:
+    """A prompt as a ``(N, P)`` batch: a 1-D prompt repeated ``n_samples`` times, or a 2-D one."""
+    prompt = torch.as_tensor(prompt, dtype=torch.long, device=device)
+    if prompt.numel() == 0 or prompt.ndim not in (1, 2):
+        raise ValueError("prompt must be non-empty token ids, shape (P,) or (N, P)")
+    if prompt.ndim == 2:
+        if n_samples != 1:
+            raise ValueError("with a 2-D prompt (one row per sample) leave n_samples at 1")
+        return prompt
+    return prompt.expand(n_samples, -1)
+
+
 def _select(state: Any, index: torch.Tensor) -> Any:
     """Rows ``index`` of a recurrent state (batch on dimension 1)."""
     if state is None:
@@ -81,7 +93,8 @@ def generate(
     eos: int | None = None,
     state: Any = None,
 ) -> torch.Tensor:
-    """Continue ``prompt`` (1-D token ids) by ``n_new`` tokens, ``n_samples`` times in a batch.
+    """Continue ``prompt`` by ``n_new`` tokens: a 1-D prompt ``n_samples`` times in a batch, or
+    each row of a 2-D prompt ``(N, P)`` once (prompts of equal length).
 
     Each step samples from ``softmax(logits / temperature)`` restricted by ``top_k``/``top_p``
     (:func:`filter_logits`), or takes the arg-max with ``greedy=True``. ``seed`` makes the draws
@@ -92,14 +105,12 @@ def generate(
     if temperature <= 0:
         raise ValueError(f"temperature must be positive (use greedy=True for 0), got {temperature}")
     device = next(model.parameters()).device
-    prompt = torch.as_tensor(prompt, dtype=torch.long, device=device)
-    if prompt.ndim != 1 or prompt.numel() == 0:
-        raise ValueError("prompt must be a non-empty 1-D sequence of token ids")
+    x = _prompt_batch(prompt, n_samples, device)
+    n_samples = len(x)
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=device)
     generator.manual_seed(seed if seed is not None else int(torch.randint(2**31, ()).item()))
-    x = prompt.expand(n_samples, -1)
     finished = torch.zeros(n_samples, dtype=torch.bool, device=device)
     out = []
     for _ in range(n_new):
@@ -201,16 +212,20 @@ def sequence_nll(
     model: Any, prompt: torch.Tensor | Sequence[int], continuations: torch.Tensor
 ) -> torch.Tensor:
     """Mean negative log-likelihood (nats/token) that ``model`` (at temperature 1, unfiltered)
-    assigns to each row of ``continuations`` ``(N, L)`` after ``prompt``: shape ``(N,)``."""
+    assigns to each row of ``continuations`` ``(N, L)`` after ``prompt`` (1-D, shared, or 2-D,
+    one row per continuation): shape ``(N,)``."""
     device = next(model.parameters()).device
+    continuations = torch.as_tensor(continuations, dtype=torch.long, device=device)
+    if continuations.ndim == 1:
+        continuations = continuations[None]
     prompt = torch.as_tensor(prompt, dtype=torch.long, device=device)
-    continuations = continuations.to(device)
-    x = torch.cat([prompt.expand(len(continuations), -1), continuations], dim=1)
+    prompt = prompt if prompt.ndim == 2 else prompt.expand(len(continuations), -1)
+    x = torch.cat([prompt, continuations], dim=1)
     was_training = model.training
     model.eval()
     logits, _ = model(x[:, :-1], None)
     model.train(was_training)
-    log_probs = torch.log_softmax(logits[:, len(prompt) - 1 :].float(), dim=-1)
+    log_probs = torch.log_softmax(logits[:, prompt.shape[1] - 1 :].float(), dim=-1)
     picked = log_probs.gather(-1, continuations[..., None]).squeeze(-1)
     return -picked.mean(dim=1)
 
