@@ -208,5 +208,8 @@ def test_glued_reads_a_stored_value_and_names_missing_keys():
     chapter = Path(__file__).resolve().parents[1] / "chapters" / "07_char_lm_numpy.ipynb"
     assert glued(chapter, "ch07_V") == 65
     assert 1.0 < glued(chapter, "ch07_val_nats") < 2.5
+    assert glued("07_char_lm_numpy.ipynb", "ch07_V") == 65  # a name in chapters/
     with pytest.raises(KeyError, match="no value named"):
         glued(chapter, "ch07_missing")
+    with pytest.raises(FileNotFoundError, match="chapters/"):
+        glued("no_such_chapter.ipynb", "ch07_V")

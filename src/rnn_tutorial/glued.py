@@ -19,15 +19,20 @@ _MIME = "application/papermill.record/text/plain"
 
 
 def glued(notebook: str | Path, key: str) -> Any:
-    """The value glued under ``key`` in the executed ``notebook`` (a path, e.g.
-    ``"07_char_lm_numpy.ipynb"`` from ``chapters/``), as the Python literal it was stored as."""
+    """The value glued under ``key`` in the executed ``notebook``, as the Python literal it was
+    stored as. ``notebook`` is a path, or a file name in the book's ``chapters/`` folder (e.g.
+    ``"07_char_lm_numpy.ipynb"``)."""
+    from rnn_tutorial.recorded import repo_root
+
     path = Path(notebook)
+    if not path.is_file() and (repo_root() / "chapters" / path).is_file():
+        path = repo_root() / "chapters" / path
     try:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     except FileNotFoundError as err:
         raise FileNotFoundError(
-            f"{path} not found: pass the notebook's path relative to the current folder "
-            f"({Path.cwd()}), e.g. '07_char_lm_numpy.ipynb' from chapters/"
+            f"{path} not found, here ({Path.cwd()}) or in the book's chapters/ folder: pass "
+            "the notebook's path, e.g. 'chapters/07_char_lm_numpy.ipynb'"
         ) from err
     for cell in cells:
         for output in cell.get("outputs", []):
