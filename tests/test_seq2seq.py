@@ -118,7 +118,7 @@ def _brute_force(model: s2.Seq2Seq, src: list[int], max_len: int, alpha: float):
             tgt_in = torch.tensor([[s2.BOS, *seq[:-1]]])
             logits, _ = model(*s2.pad([src]), tgt_in)
             logp = torch.log_softmax(logits[0].double(), -1)
-            total = float(logp[torch.arange(L), torch.tensor(seq)].sum())
+            total = float(logp[torch.arange(L), torch.tensor(seq)].sum().detach())
             score = total / ((5 + L) / 6) ** alpha
             if score > best_score:
                 best, best_score = list(seq), score
