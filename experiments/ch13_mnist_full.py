@@ -12,10 +12,13 @@ evaluates the test set once, at the end. Run from the repository root::
     RNN_TUTORIAL_DATA=/path/to/data python experiments/ch13_mnist_full.py
     python experiments/ch13_mnist_full.py --smoke          # tiny sizes, temporary folder
     python experiments/ch13_mnist_full.py --time-batches 5  # measure, project, record nothing
+    python experiments/ch13_mnist_full.py --run "pixel chrono" --threads 2  # one run only
 
 The full run writes ``results/runs/ch13_mnist_full.json`` (see CONTRIBUTING.md, "Recorded
-runs"). On a 2-core CPU it takes many hours (``--time-batches`` prints the projection); it is
-meant for a GPU.
+runs"). On a 2-core CPU it takes hours (``--time-batches`` prints the projection); it is meant
+for a GPU. ``--run`` records one of the three runs on its own, in
+``results/runs/ch13_mnist_full_<run>.json`` (e.g. ``ch13_mnist_full_pixel_chrono``), so that a
+CPU can record them one at a time.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ CONFIG = dict(
     px_n_test=10_000,
     px_max_lr=2e-3,
     seed=0,
+    flush_denormal=True,  # as the chapter does (its section "Denormal numbers")
 )
 # The chapter's smoke overrides (sizes only).
 SMOKE = dict(px_n_train=512, px_epochs=1, px_H=32, px_n_val=500, px_n_test=500)
@@ -160,8 +164,25 @@ def main() -> None:
         default=0,
         help="time this many training steps of the first run, project the total, record nothing",
     )
+    parser.add_argument(
+        "--run",
+        choices=CONFIG["px_runs"],
+        default=None,
+        help="record only this run, as ch13_mnist_full_<run>",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
     config = {**CONFIG, **SMOKE} if args.smoke else dict(CONFIG)
+    run_name = NAME
+    if args.run is not None:
+        config["px_runs"] = [args.run]
+        run_name = f"{NAME}_{args.run.replace(' ', '_')}"
+    import torch
+
+    # Before torch starts its threads, as in the chapter.
+    torch.set_flush_denormal(config["flush_denormal"])
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     set_seed(config["seed"])
     device = torch_device()
     from rnn_tutorial.data import fetch
@@ -196,7 +217,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         results_dir = Path(scratch) if args.smoke else None
         path = record(
-            NAME,
+            run_name,
             run,
             config=config,
             code_files=[__file__],
