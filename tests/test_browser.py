@@ -7,7 +7,8 @@ host are refused, so the page must render offline.
 
 It also checks what a reader sees (tools/page_audit.py measures it), at a 1280 px desktop:
 no display equation wider than its box, no wide image shown below half its natural width,
-every figure numbered and captioned with real alt text, no raw `\_` in the text, and few code
+every figure numbered and captioned with real alt text, no raw `\_` in the text, no TeX source
+(`\frac`, `$\`) in text outside code and math, and few code
 or output blocks that scroll sideways (a bound for the whole book); and at a 390 px phone, that
 nothing makes the whole page scroll sideways. The intro's map must number the chapters as the
 sidebar does. Screenshots at both widths are saved under `_build/screenshots/`.
@@ -178,6 +179,7 @@ def test_page_renders(page_path: Path, server: str, browser_context):
     assert not seen["shrunk_images"], f"{rel}: figures shrunk below half size: {seen}"
     assert not seen["bad_alt"], f"{rel}: images without real alt text: {seen['bad_alt']}"
     assert not seen["raw_tex_escapes"], f"{rel}: raw TeX escapes: {seen['raw_tex_escapes']}"
+    assert not seen["raw_tex"], f"{rel}: TeX source shown as text: {seen['raw_tex']}"
     uncaptioned = page.evaluate(
         "() => Array.from(document.querySelectorAll('main .cell_output img'))"
         ".filter(i => !(i.closest('figure') && i.closest('figure')"

@@ -6,6 +6,7 @@ cells; these tests fail when a code cell changed after its outputs were stored.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -176,3 +177,123 @@ def test_no_control_characters_in_cells(path: Path):
     control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
     bad = [i for i, c in enumerate(nb.cells) if control.search(c.source)]
     assert not bad, f"{path.name}: control characters in cells {bad}"
+
+
+# --- What readers see: equations that MathJax renders as written -------------------------------
+
+# MathJax (and LaTeX) read a "[" right after \begin{aligned} (or array, gathered, ...) as the
+# environment's optional position argument and drop it, so an equation that starts with a stacked
+# block "[\mathbf{a}^i_t, ...] &= ..." loses its left-hand side without an error. After a line
+# break "\\", LaTeX reads "[...]" as the break's spacing; MathJax only does so without a space in
+# between, so the rendered book looks right while a LaTeX build would not. Write "{}[" instead.
+BRACKET_AFTER_BEGIN = re.compile(r"\\begin\{[A-Za-z]+\*?\}\s*\[|\\\\\s+\[")
+# Directives whose body is Markdown that MyST parses again (their math is checked as well).
+MARKDOWN_DIRECTIVES = {
+    "{exercise}",
+    "{solution}",
+    "{admonition}",
+    "{note}",
+    "{tip}",
+    "{hint}",
+    "{important}",
+    "{warning}",
+    "{caution}",
+    "{attention}",
+    "{seealso}",
+    "{dropdown}",
+    "{margin}",
+    "{sidebar}",
+    "{topic}",
+    "{epigraph}",
+}
+DIRECTIVE_OPTION = re.compile(r"\A(?:[ \t]*:[\w-]+:.*\n)+")
+TEX_IN_TEXT = re.compile(r"\$|\\[A-Za-z]+")
+PAGES = NOTEBOOKS + sorted((ROOT / "book").glob("*.md"))
+
+
+def _markdown_sources(path: Path) -> list[str]:
+    """What MyST parses as Markdown: each markdown cell of a notebook, or the whole page."""
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        return [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
+    return [path.read_text(encoding="utf-8")]
+
+
+@functools.cache
+def _myst_parser():
+    """The Markdown parser of the build, with the extensions _config.yml enables."""
+    import yaml
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    extensions = set(config["parse"]["myst_enable_extensions"])
+    md = create_md_parser(MdParserConfig(enable_extensions=extensions), RendererHTML)
+    md.disable("text_join")  # keep escapes such as \$ apart from the text around them
+    return md
+
+
+def bracket_after_begin(text: str) -> list[str]:
+    r"""Each "\begin{env}[" or "\\ [" in the text, with what follows it."""
+    return [text[m.start() : m.end() + 30] for m in BRACKET_AFTER_BEGIN.finditer(text)]
+
+
+def _plain_text(inline) -> list[str]:
+    r"""The runs of plain text of an inline token, as readers see them: math, code, roles and
+    deliberate escapes such as \$ split the runs; a backslash that escapes nothing (\b) stays."""
+    pieces = []
+    for child in inline.children or []:
+        if child.type == "text" or (child.type == "text_special" and child.content == child.markup):
+            pieces.append(child.content)
+        else:
+            pieces.append("\n")
+    return [piece for piece in "".join(pieces).split("\n") if piece.strip()]
+
+
+def tex_outside_math(text: str) -> list[str]:
+    r"""Pieces of plain text, as MyST parses the Markdown, that hold a "$" or a TeX command.
+
+    Inline math breaks when a line inside $...$ starts with "+ ", "- ", "* ", "1. " or "#":
+    Markdown reads a list item or a heading there before it looks for math, and both halves of
+    the formula are left as text, shown to readers as TeX source.
+    """
+    found = []
+    for token in _myst_parser().parse(text):
+        if token.type == "inline":
+            found += [piece for piece in _plain_text(token) if TEX_IN_TEXT.search(piece)]
+        elif token.type in ("fence", "colon_fence") and token.info.strip() in MARKDOWN_DIRECTIVES:
+            found += tex_outside_math(DIRECTIVE_OPTION.sub("", token.content))
+    return found
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
+def test_no_bracket_that_mathjax_swallows(path: Path):
+    found = [hit for text in _markdown_sources(path) for hit in bracket_after_begin(text)]
+    assert not found, f'{path.name}: write "{{}}[" for a bracket that starts a row: {found}'
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
+def test_inline_math_survives_markdown(path: Path):
+    found = [hit for text in _markdown_sources(path) for hit in tex_outside_math(text)]
+    assert not found, (
+        f"{path.name}: TeX left in the text, so readers see its source (a line inside $...$ "
+        f'that starts with "+ ", "- ", "1. " or "#"? end the previous line with the operator '
+        f"instead): {found}"
+    )
+
+
+def test_math_checks_catch_the_broken_forms():
+    """The two checks above fail on the forms that broke equations 4.1 and the ch02 summary."""
+    lost_lhs = "$$\n\\begin{aligned}\n[\\mathbf{a}^i_t, \\mathbf{a}^f_t]\n&= \\mathbf{b}\n"
+    assert bracket_after_begin(lost_lhs)
+    assert bracket_after_begin("\\begin{aligned}[\\mathbf{a}] &= 0\n")
+    assert bracket_after_begin("x &= 1,\\\\\n[\\mathbf{u}] &= 2")
+    assert not bracket_after_begin("\\begin{aligned}\n{}[\\mathbf{a}] &= 0\\\\[2pt]\n{}[y] &= 1")
+    list_item = "- BPTT:\n  $\\boldsymbol{\\delta}_t = \\mathbf{e}_t\n  + \\mathbf{r}_t$.\n"
+    assert tex_outside_math(list_item)
+    assert tex_outside_math("the map $\\mathbf{h}\n+ \\boldsymbol{\\beta}_t$ again\n")
+    assert tex_outside_math("```{exercise}\n:label: x\nthe map $\\mathbf{h}\n- 1$ again\n```\n")
+    assert tex_outside_math("an unclosed $x + y, and \\alpha outside math\n")
+    fine = "- BPTT: $\\boldsymbol{\\delta}_t = \\mathbf{e}_t +\n  x$, `\\n`, \\$5, \\\\alpha\n"
+    assert not tex_outside_math(fine)

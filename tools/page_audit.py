@@ -55,6 +55,16 @@ AUDIT_JS = r"""
     const longest = p.innerText.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
     return longest.slice(0, 60);
   });
+  // TeX source shown as prose: a TeX command or "$\" in a text node outside code and math (a
+  // line inside $...$ that Markdown read as a list item leaves both halves of the formula as text).
+  const rawTex = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node && rawTex.length < 5; node = walker.nextNode()) {
+    if (/\\[a-zA-Z]+|\$\\/.test(node.data)
+        && !node.parentElement.closest('pre, code, mjx-container, script, style, .math')) {
+      rawTex.push(node.data.trim().slice(0, 80));
+    }
+  }
   const text = main.innerText;
   return {
     equations: equations.length,
@@ -65,6 +75,7 @@ AUDIT_JS = r"""
     blocks: blocks.length,
     scrolling_blocks: scrolling,
     raw_tex_escapes: (text.match(/[A-Za-z0-9]\\_[A-Za-z0-9]/g) || []).slice(0, 5),
+    raw_tex: rawTex,
   };
 }
 """
@@ -126,7 +137,7 @@ def main(argv: list[str]) -> int:
     )
     httpd, base = _serve(html)
     totals = {"wide_equations": 0, "shrunk_images": 0, "scrolling_blocks": 0, "bad_alt": 0}
-    totals.update({"raw_tex_escapes": 0, "phone_overflow_pages": 0})
+    totals.update({"raw_tex_escapes": 0, "raw_tex": 0, "phone_overflow_pages": 0})
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=shutil.which("chromium"), args=["--no-sandbox"]
@@ -144,17 +155,18 @@ def main(argv: list[str]) -> int:
             for key in ("wide_equations", "shrunk_images", "scrolling_blocks", "bad_alt"):
                 totals[key] += len(found[key])
             totals["raw_tex_escapes"] += len(found["raw_tex_escapes"])
+            totals["raw_tex"] += len(found["raw_tex"])
             sideways = phone["scroll_width"] > phone["viewport"] + 1
             totals["phone_overflow_pages"] += sideways
             print(
                 f"{rel:<45} eq {len(found['wide_equations']):>2}/{found['equations']:<3} "
                 f"img {len(found['shrunk_images'])}/{found['images']} "
                 f"alt {len(found['bad_alt'])} pre {len(found['scrolling_blocks']):>3}/"
-                f"{found['blocks']:<3} tex {len(found['raw_tex_escapes'])} "
+                f"{found['blocks']:<3} tex {len(found['raw_tex_escapes'])}/{len(found['raw_tex'])} "
                 f"phone {phone['scroll_width']}px"
             )
             if "-v" in argv:
-                for key in ("wide_equations", "shrunk_images", "scrolling_blocks"):
+                for key in ("wide_equations", "shrunk_images", "scrolling_blocks", "raw_tex"):
                     for item in found[key]:
                         print(f"    {key}: {item}")
     httpd.shutdown()
