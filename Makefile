@@ -20,7 +20,7 @@ export RNN_TUTORIAL_DATA ?= $(SHARED_DATA)
 endif
 NB ?=
 
-.PHONY: book test lint execute status venv clean gpu-smoke
+.PHONY: book test lint execute status venv clean gpu-smoke isa-limit check-runs
 
 venv: $(STAMP)
 
@@ -52,8 +52,10 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanit
 
 test: $(STAMP) lint book
 	$(BIN)/python tools/nbtools.py check
+	$(BIN)/python tools/runs.py check
 	$(BIN)/pytest tests chapters $(NBVAL)
 	$(MAKE) --no-print-directory gpu-smoke
+	$(MAKE) --no-print-directory isa-limit
 
 # The GPU configurations (choose_config in rnn_tutorial.repro), executed on the CPU at reduced
 # size, so that no code path of the book is one that never ran. Only the notebooks that have a
@@ -62,6 +64,20 @@ gpu-smoke: $(STAMP)
 	nbs="$$($(BIN)/python tools/nbtools.py gpu-notebooks)"; \
 	if [ -z "$$nbs" ]; then echo "gpu-smoke: no notebook calls choose_config" >&2; exit 1; fi; \
 	RNN_TUTORIAL_GPU_SMOKE=1 $(BIN)/pytest $$nbs $(NBVAL)
+
+# The notebooks whose path depends on the CPU's instruction set (bfloat16, oneDNN, OpenBLAS
+# kernels), executed again as on an AVX2-only CPU: oneDNN and OpenBLAS are told to use nothing
+# newer, so the path that a CPU without AVX-512, AVX512-BF16 or AMX takes runs in CI on any x86
+# CPU. tests/test_cpu.py checks that the two variables really switch both libraries.
+ISA_LIMIT := ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell
+isa-limit: $(STAMP)
+	nbs="$$($(BIN)/python tools/nbtools.py isa-notebooks)"; \
+	if [ -z "$$nbs" ]; then echo "isa-limit: no notebook depends on the CPU" >&2; exit 1; fi; \
+	$(ISA_LIMIT) $(BIN)/pytest $$nbs $(NBVAL)
+
+# Why each recorded run is stale, if any is (re-stamp a refactor: python tools/runs.py restamp).
+check-runs: $(STAMP)
+	$(BIN)/python tools/runs.py check
 
 # Re-execute notebooks in place (all, or NB=chapters/xx.ipynb) and record the freshness proof.
 execute: $(STAMP)

@@ -71,6 +71,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnn_tutorial.cpu import cpu_description
 from rnn_tutorial.numpy_lstm import lstm_backward, lstm_forward, lstm_init_params
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lstm_numpy_vs_torch.txt"
@@ -290,6 +291,7 @@ def main() -> None:
         "# NumPy LSTM vs torch.nn.LSTM (CPU), forward + backward, float32",
         f"# recorded: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
         f"# cpu: {cpu_model()}, {os.cpu_count()} cores",
+        f"# cpu extensions: {cpu_description().split('; ', 1)[-1]}",
         f"# numpy {np.__version__} ({blas_info()}); torch {torch.__version__} "
         f"({torch.get_num_threads()} threads)",
         f"# max |numpy - torch|: h {agree['h']:.1e}, dW_h {agree['dW_h']:.1e}, "

@@ -6,6 +6,7 @@ Usage (the Makefile wraps these; see CONTRIBUTING.md):
     python tools/nbtools.py check   [NOTEBOOK ...]   # exit 1 if any notebook is stale
     python tools/nbtools.py status                   # the execution-status table
     python tools/nbtools.py gpu-notebooks            # the notebooks with a GPU configuration
+    python tools/nbtools.py isa-notebooks            # the notebooks whose path depends on the CPU
 
 ``execute`` runs each notebook in a fresh kernel with nbclient (the same way a reader's
 "Restart & Run All" does), then records in ``metadata.rnn_tutorial``:
@@ -66,9 +67,9 @@ def _device() -> str:
 
 
 def _machine() -> str:
-    from rnn_tutorial.repro import cpu_model
+    from rnn_tutorial.cpu import cpu_description
 
-    return cpu_model()
+    return cpu_description()
 
 
 def _clean_streams(cell: nbformat.NotebookNode) -> None:
@@ -170,6 +171,25 @@ def gpu_notebooks() -> list[Path]:
     return found
 
 
+# Code that takes a different path, or different kernels, depending on the CPU's instruction
+# set: bfloat16 autocast (oneDNN), the probes of rnn_tutorial.cpu, OpenBLAS kernel families.
+ISA_DEPENDENT = re.compile(r"bfloat16|autocast|rnn_tutorial\.cpu|OPENBLAS_CORETYPE|--other-kernel")
+
+
+def isa_notebooks() -> list[Path]:
+    """The notebooks whose code depends on the CPU's instruction set (see ``ISA_DEPENDENT``).
+
+    ``make test`` runs these again with ``ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell``
+    (``make isa-limit``), so that the AVX2-only path runs in CI on any x86 CPU.
+    """
+    found = []
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        if any(ISA_DEPENDENT.search(c.source) for c in nb.cells if c.cell_type == "code"):
+            found.append(path)
+    return found
+
+
 def status_rows() -> list[dict[str, str]]:
     """One row per chapter notebook, for the book's execution-status page."""
     rows = []
@@ -201,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     ch.add_argument("paths", nargs="*")
     sub.add_parser("status", help="print the execution-status table")
     sub.add_parser("gpu-notebooks", help="list the notebooks that have a GPU configuration")
+    sub.add_parser("isa-notebooks", help="list the notebooks whose path depends on the CPU")
     args = parser.parse_args(argv)
 
     if args.command == "execute":
@@ -217,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if found else 0
     if args.command == "gpu-notebooks":
         print("\n".join(str(p.relative_to(ROOT)) for p in gpu_notebooks()))
+        return 0
+    if args.command == "isa-notebooks":
+        print("\n".join(str(p.relative_to(ROOT)) for p in isa_notebooks()))
         return 0
     rows = status_rows()
     print(f"{'notebook':<40} {'seconds':>7}  {'device':<10} executed")
