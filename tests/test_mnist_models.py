@@ -60,3 +60,73 @@ def test_rnn_classifier_shapes_and_loader():
         assert torch.allclose(model.logits_every_step(x)[:, -1], model(x))
     x, y = next(iter(tensor_loader(np.zeros((4, 5, 1), np.float32), np.arange(4), batch_size=3)))
     assert tuple(x.shape) == (3, 5, 1) and y.dtype == torch.long
+
+
+def _reference_classifier(torch, cell, D, H, K):
+    """The model from first principles: the layers ``RNNClassifier`` creates, in its order."""
+    rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](D, H, batch_first=True)
+    return rnn, torch.nn.Linear(H, K)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_rnn_classifier_is_its_layers_bit_for_bit(cell):
+    """Same seed, same parameters, outputs and training as the bare layers built in the same
+    order: moving the class to module level changed nothing a seeded notebook computes."""
+    torch = pytest.importorskip("torch")
+    from rnn_tutorial.mnist_models import RNNClassifier
+
+    D, H, K = 3, 7, 4
+    torch.manual_seed(0)
+    model = RNNClassifier(cell, D=D, H=H, K=K)
+    torch.manual_seed(0)
+    rnn, head = _reference_classifier(torch, cell, D, H, K)
+    reference = [*rnn.named_parameters(), *head.named_parameters()]
+    assert [n for n, _ in model.named_parameters()] == [
+        *(f"rnn.{n}" for n, _ in rnn.named_parameters()),
+        *(f"head.{n}" for n, _ in head.named_parameters()),
+    ]
+    for (_, p), (_, q) in zip(model.named_parameters(), reference, strict=True):
+        assert torch.equal(p, q)
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(5, 6, D, generator=g)
+    y = torch.randint(0, K, (5,), generator=g)
+    with torch.no_grad():
+        h, _ = rnn(x)
+        assert torch.equal(model(x), head(h[:, -1]))
+        assert torch.equal(model.logits_every_step(x), head(h))
+
+    opt_model = torch.optim.Adam(model.parameters(), lr=0.01)
+    opt_ref = torch.optim.Adam([q for _, q in reference], lr=0.01)
+    for _ in range(3):
+        for opt, logits in ((opt_model, model(x)), (opt_ref, head(rnn(x)[0][:, -1]))):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(logits, y).backward()
+            opt.step()
+    for (_, p), (_, q) in zip(model.named_parameters(), reference, strict=True):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_rnn_classifier_pickles_whole(cell):
+    """A module-level class: pickle and ``torch.save(model)`` round-trip the whole model."""
+    import io
+    import pickle
+
+    torch = pytest.importorskip("torch")
+    from rnn_tutorial.mnist_models import RNNClassifier
+
+    torch.manual_seed(0)
+    model = RNNClassifier(cell, D=2, H=5, K=3).eval()
+    x = torch.randn(4, 6, 2)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    for loaded in (
+        pickle.loads(pickle.dumps(model)),
+        torch.load(buffer, weights_only=False),
+    ):
+        assert type(loaded) is RNNClassifier and loaded is not model
+        with torch.no_grad():
+            assert torch.equal(loaded(x), model(x))
+            assert torch.equal(loaded.logits_every_step(x), model.logits_every_step(x))

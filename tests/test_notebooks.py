@@ -143,6 +143,26 @@ def test_chapters_are_referred_to_by_link_not_by_typed_number(path: Path):
     assert not found, f"{path.name}: typed chapter numbers: {found}"
 
 
+PACKAGE_MODULES = sorted((ROOT / "src" / "rnn_tutorial").rglob("*.py"))
+
+
+def test_there_are_package_modules():
+    assert PACKAGE_MODULES, "src/rnn_tutorial/ holds no module"
+
+
+@pytest.mark.parametrize(
+    "path", PACKAGE_MODULES, ids=lambda p: str(p.relative_to(ROOT / "src" / "rnn_tutorial"))
+)
+def test_package_names_chapters_by_title_not_by_typed_number(path: Path):
+    """The package's docstrings, comments and strings name a chapter by its title (the first
+    line of its notebook), never "chapter 4": the number changes when a chapter is inserted.
+    Paths such as ``chapters/12_performance.ipynb`` are not typed numbers (same rule as above).
+    """
+    text = path.read_text(encoding="utf-8")
+    found = [(text.count("\n", 0, m.start()) + 1, m.group(0)) for m in TYPED_CHAPTER.finditer(text)]
+    assert not found, f"{path.name}: typed chapter numbers (line, text): {found}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_figures_have_caption_name_and_alt_text(path: Path):
     """Every code cell that stores an image declares its caption, name and alt text, and stores

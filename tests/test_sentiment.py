@@ -113,3 +113,87 @@ def test_keras_model_shapes_and_loaders():
     loader = review_loader(x, lengths, y, batch_size=2)
     ids, n, label = next(iter(loader))
     assert tuple(ids.shape) == (2, 4) and n.tolist() == [3, 4] and label.dtype.is_floating_point
+
+
+def _padded_batch(torch, V, g):
+    lengths = torch.tensor([9, 3, 1, 6])
+    x = torch.randint(2, V, (4, 9), generator=g)
+    for i, n in enumerate(lengths.tolist()):
+        x[i, n:] = 0
+    return x, lengths
+
+
+@pytest.mark.parametrize("dropout", [0.0, None])  # None: the default, DEFAULT_DROPOUT
+def test_torch_model_is_its_layers_bit_for_bit(dropout):
+    """Same seed, same parameters, outputs (dropout masks included) and training as the bare
+    layers built in the same order: moving the class to module level changed nothing."""
+    torch = pytest.importorskip("torch")
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from rnn_tutorial.sentiment import DEFAULT_DROPOUT, PAD, BiGRUClassifier
+
+    V, E, H = 40, 6, 5
+    torch.manual_seed(0)
+    if dropout is None:
+        model, dropout = BiGRUClassifier(V, E, H), DEFAULT_DROPOUT
+    else:
+        model = BiGRUClassifier(V, E, H, dropout=dropout)
+    assert model.dropout.p == dropout
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(V, E, padding_idx=PAD)
+    drop = torch.nn.Dropout1d(dropout)
+    rnn = torch.nn.GRU(E, H, batch_first=True, bidirectional=True)
+    head = torch.nn.Linear(2 * H, 1)
+    layers = {"embedding": embedding, "rnn": rnn, "head": head}
+    reference = [(f"{k}.{n}", q) for k, m in layers.items() for n, q in m.named_parameters()]
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in reference]
+    for (_, p), (_, q) in zip(model.named_parameters(), reference, strict=True):
+        assert torch.equal(p, q)
+
+    def forward(x, lengths):
+        e = drop(embedding(x).transpose(1, 2)).transpose(1, 2)
+        packed = pack_padded_sequence(e, lengths, batch_first=True, enforce_sorted=False)
+        _, h_n = rnn(packed)
+        return head(torch.cat([h_n[0], h_n[1]], dim=-1)).squeeze(-1)
+
+    g = torch.Generator().manual_seed(1)
+    x, lengths = _padded_batch(torch, V, g)
+    y = torch.randint(0, 2, (4,), generator=g).float()
+    opt_model = torch.optim.Adam(model.parameters(), lr=0.01)
+    opt_ref = torch.optim.Adam([q for _, q in reference], lr=0.01)
+    for step in range(3):  # training mode: the same dropout masks from the same seed
+        for opt, fn in ((opt_model, model), (opt_ref, forward)):
+            torch.manual_seed(step)
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(fn(x, lengths), y).backward()
+            opt.step()
+    for (_, p), (_, q) in zip(model.named_parameters(), reference, strict=True):
+        assert torch.equal(p, q)
+    model.eval()
+    drop.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x, lengths), forward(x, lengths))
+
+
+def test_torch_model_pickles_whole():
+    """A module-level class: pickle and ``torch.save(model)`` round-trip the whole model."""
+    import io
+    import pickle
+
+    torch = pytest.importorskip("torch")
+    from rnn_tutorial.sentiment import BiGRUClassifier
+
+    torch.manual_seed(0)
+    model = BiGRUClassifier(V=30, E=6, H=5).eval()
+    x, lengths = _padded_batch(torch, 30, torch.Generator().manual_seed(1))
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    for loaded in (
+        pickle.loads(pickle.dumps(model)),
+        torch.load(buffer, weights_only=False),
+    ):
+        assert type(loaded) is BiGRUClassifier and loaded is not model
+        assert loaded.dropout.p == model.dropout.p and not loaded.training
+        with torch.no_grad():
+            assert torch.equal(loaded(x, lengths), model(x, lengths))

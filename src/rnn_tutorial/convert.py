@@ -1,6 +1,6 @@
 """Weight converters between the book's NumPy parameters, PyTorch modules and Keras layers.
 
-Chapter 10 ("One model, three frameworks") introduces this module and derives every step of it.
+The chapter "One model, three frameworks" introduces this module and derives every step of it.
 The book's parameter dicts (``book/notation.md``) are the hub: every conversion goes through them,
 so ``torch -> keras`` is ``from_torch`` followed by ``to_keras``.
 
@@ -27,7 +27,7 @@ Two layers of functions:
   :func:`torch_to_keras` / :func:`keras_to_torch` go through the book's params and also check
   that the activations agree. :func:`cell_type` names the cell of a module or layer.
 
-Choices (documented in chapter 10):
+Choices (documented in "One model, three frameworks"):
 
 - ``cell`` is ``"rnn"``, ``"lstm"`` or ``"gru"``; when omitted it is inferred from the module or
   layer, and when given it must agree with it (and with the keys of ``params``).
@@ -112,7 +112,7 @@ def book_param_shapes(cell: str, input_size: int, hidden_size: int) -> dict[str,
 
     ``"rnn"``: ``W_xh (D, H)``, ``W_hh (H, H)``, ``b_h (H,)``; ``"lstm"``: ``W_x (D, 4H)``,
     ``W_h (H, 4H)``, ``b (4H,)``; ``"gru"``: ``W_x (D, 3H)``, ``W_h (H, 3H)``, ``b_x (3H,)``,
-    ``b_h (3H,)`` (chapter 10).
+    ``b_h (3H,)`` ("One model, three frameworks").
     """
     _check_cell(cell)
     D, H = int(input_size), int(hidden_size)
@@ -189,7 +189,8 @@ def _check_shapes(
 def _swap_rz(a: np.ndarray) -> np.ndarray:
     """Swap the first two of three gate blocks along the last axis: r z n <-> z r h.
 
-    The swap is its own inverse, so it converts the GRU in both directions (chapter 10).
+    The swap is its own inverse, so it converts the GRU in both directions ("One model,
+    three frameworks").
     """
     r, z, n = np.split(a, 3, axis=-1)
     return np.concatenate([z, r, n], axis=-1)
@@ -206,7 +207,7 @@ def to_torch_arrays(params: Params, cell: str) -> dict[str, np.ndarray]:
     PyTorch stores ``(out, in)`` matrices and computes ``x W^T``, so the weights are transposed;
     the gate order (i f g o, r z n) is the book's. For the RNN and the LSTM the single bias goes
     to ``bias_ih`` and ``bias_hh`` is zero; for the GRU ``bias_ih = b_x``, ``bias_hh = b_h``.
-    Chapter 10.
+    See "One model, three frameworks".
     """
     _check_cell(cell)
     p = _check_params(params, cell, _A[cell])
@@ -231,7 +232,7 @@ def from_torch_arrays(
     has one bias ``b = bias_ih + bias_hh``. With ``grad=True`` the arrays are *gradients* with
     respect to PyTorch's parameters; then ``dL/db = dL/dbias_ih`` (which equals
     ``dL/dbias_hh``), not their sum. Missing or ``None`` biases (``bias=False``) read as zeros.
-    Chapter 10.
+    See "One model, three frameworks".
     """
     _check_cell(cell)
     for k in ("weight_ih", "weight_hh"):
@@ -277,7 +278,7 @@ def to_keras_arrays(
     and its bias is ``(2, 3H)``: ``[b_x; b_h]`` (``reset_after=True``). With
     ``reset_after=False`` the params are read as those of the reset-before GRU
     (``gru_forward(..., reset_after=False)``), where only ``b_x + b_h`` matters, and the Keras
-    bias is that sum, shape ``(3H,)``. Chapter 10.
+    bias is that sum, shape ``(3H,)``. See "One model, three frameworks".
     """
     _check_cell(cell)
     p = _check_params(params, cell, _A[cell])
@@ -307,7 +308,8 @@ def from_keras_arrays(
     to the Keras weights (every step is a permutation or a reshape, so gradients move exactly
     like the weights). A missing or ``None`` bias (``use_bias=False``) reads as zeros. For a
     reset-before Keras GRU (``reset_after=False``) the bias ``(3H,)`` becomes ``b_x`` and
-    ``b_h`` is zero; run those params with ``gru_forward(..., reset_after=False)``. Chapter 10.
+    ``b_h`` is zero; run those params with ``gru_forward(..., reset_after=False)``. See "One
+    model, three frameworks".
     """
     _check_cell(cell)
     for k in ("kernel", "recurrent_kernel"):
@@ -405,7 +407,7 @@ def _torch_activation(module: Any) -> str:
 
 
 def cell_type(obj: Any) -> str:
-    """``"rnn"``, ``"lstm"`` or ``"gru"`` for a supported torch module or Keras layer (chapter 10).
+    """``"rnn"``, ``"lstm"`` or ``"gru"`` for a supported torch module or Keras layer.
 
     Raises ``ValueError`` for anything else, including multi-layer or bidirectional modules.
     """
@@ -431,7 +433,8 @@ def to_torch(params: Params, module: Any, cell: str | None = None) -> Any:
 
     Returns:
         ``module``, for chaining. See :func:`to_torch_arrays` for the layout. The RNN's and
-        LSTM's bias goes to ``bias_ih`` and ``bias_hh`` becomes zero. Introduced in chapter 10.
+        LSTM's bias goes to ``bias_ih`` and ``bias_hh`` becomes zero. Introduced in "One model,
+        three frameworks".
     """
     import torch
 
@@ -469,7 +472,8 @@ def from_torch(
 
     Returns:
         NumPy arrays on the CPU, in the module's dtype: ``b = bias_ih + bias_hh`` for the RNN and
-        the LSTM, ``b_x = bias_ih``, ``b_h = bias_hh`` for the GRU. Introduced in chapter 10.
+        the LSTM, ``b_x = bias_ih``, ``b_h = bias_hh`` for the GRU. Introduced in "One model,
+        three frameworks".
     """
     inferred, kind, _, _ = _torch_info(module)
     cell = _resolve_cell(inferred, cell, "the module")
@@ -570,7 +574,7 @@ def to_keras(
             a different function from ``gru_forward``'s default and from ``torch.nn.GRU``.
 
     Returns:
-        ``layer``, for chaining. Introduced in chapter 10.
+        ``layer``, for chaining. Introduced in "One model, three frameworks".
     """
     inferred, kcell, D, H = _keras_info(layer)
     cell = _resolve_cell(inferred, cell, "the layer")
@@ -626,7 +630,8 @@ def from_keras(
             and ``b_h`` is zero, to be run with ``gru_forward(..., reset_after=False)``.
 
     Returns:
-        The book's params as NumPy arrays in the layer's dtype. Introduced in chapter 10.
+        The book's params as NumPy arrays in the layer's dtype. Introduced in "One model, three
+        frameworks".
     """
     inferred, kcell, D, _ = _keras_info(layer)
     cell = _resolve_cell(inferred, cell, "the layer")
@@ -689,7 +694,7 @@ def _check_activations(module: Any, kcell: Any, cell: str) -> None:
 
 
 def keras_to_torch(layer: Any, module: Any) -> Any:
-    """Copy a Keras layer's weights into a torch module through the book's params (chapter 10).
+    """Copy a Keras layer's weights into a torch module through the book's params.
 
     Both must be the same cell type with the same activations. A Keras GRU with
     ``reset_after=False`` is refused: PyTorch has no reset-before GRU. Returns ``module``.
@@ -705,7 +710,7 @@ def keras_to_torch(layer: Any, module: Any) -> Any:
 
 
 def torch_to_keras(module: Any, layer: Any) -> Any:
-    """Copy a torch module's weights into a Keras layer through the book's params (chapter 10).
+    """Copy a torch module's weights into a Keras layer through the book's params.
 
     Both must be the same cell type with the same activations, and a Keras GRU must have
     ``reset_after=True`` (the form torch computes). Returns ``layer``.

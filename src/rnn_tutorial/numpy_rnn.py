@@ -4,9 +4,9 @@ Every function here follows ``book/notation.md``: inputs are ``x`` of shape ``(B
 hidden states are ``(B, T, H)``, and a time step computes ``x_t @ W_xh + h_prev @ W_hh + b_h``
 with row vectors, so weight matrices have shape ``(in, out)`` exactly like Keras kernels.
 
-Chapter 1 ("Sequences and the recurrent idea") introduces :func:`rnn_forward`; chapter 2
-("Backpropagation through time") adds :func:`rnn_backward` and :func:`rnn_state_gradients`, the
-total gradients ``delta_t = dL/dh_t`` that chapter 3 plots against the lag.
+"Sequences and the recurrent idea" introduces :func:`rnn_forward`; "Backpropagation through
+time" adds :func:`rnn_backward` and :func:`rnn_state_gradients`, the total gradients
+``delta_t = dL/dh_t`` that "Vanishing and exploding gradients" plots against the lag.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ __all__ = [
 Params = Mapping[str, np.ndarray]
 
 #: Activation name -> (function, derivative expressed through the activation's output).
-#: Chapter 1 uses ``tanh``; chapter 3 compares ``identity`` and ``relu``.
+#: "Sequences and the recurrent idea" uses ``tanh``; "Vanishing and exploding gradients"
+#: compares ``identity`` and ``relu``.
 ACTIVATIONS: dict[
     str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
 ] = {
@@ -42,8 +43,8 @@ def check_shape(name: str, array: Any, expected: tuple[int | str, ...]) -> np.nd
     """Return ``array`` as an ndarray after checking its shape, else raise ``ValueError``.
 
     ``expected`` mixes integers (must match) and symbolic names such as ``"B"`` (any size).
-    Introduced in chapter 1; every NumPy layer uses it so that a wrong shape gives an error
-    naming the expected shape instead of a broadcasting surprise later on.
+    Introduced with :func:`rnn_forward`; every NumPy layer uses it so that a wrong shape gives an
+    error naming the expected shape instead of a broadcasting surprise later on.
     """
     arr = np.asarray(array)
     ok = arr.ndim == len(expected) and all(
@@ -58,7 +59,7 @@ def check_shape(name: str, array: Any, expected: tuple[int | str, ...]) -> np.nd
 def _check_keys(params: Params, required: tuple[str, ...], what: str) -> None:
     """Raise ``ValueError`` unless ``params`` is a mapping with exactly the ``required`` keys.
 
-    Shared by the RNN (chapter 1), LSTM (chapter 4) and GRU (chapter 5) layers."""
+    Shared by the NumPy RNN, LSTM and GRU layers."""
     if not isinstance(params, Mapping):
         raise ValueError(f"{what} params must be a dict with keys {list(required)}")
     missing = [k for k in required if k not in params]
@@ -71,8 +72,7 @@ def _check_keys(params: Params, required: tuple[str, ...], what: str) -> None:
 
 
 def rnn_param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of the vanilla RNN's parameters (chapter 1): ``W_xh (D, H)``, ``W_hh (H, H)``,
-    ``b_h (H,)``."""
+    """Shapes of the vanilla RNN's parameters: ``W_xh (D, H)``, ``W_hh (H, H)``, ``b_h (H,)``."""
     return {
         "W_xh": (input_size, hidden_size),
         "W_hh": (hidden_size, hidden_size),
@@ -83,7 +83,7 @@ def rnn_param_shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, 
 def rnn_forward(
     x: np.ndarray, h0: np.ndarray, params: Params, activation: str = "tanh"
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run a vanilla (Elman) RNN over a batch of sequences (chapter 1).
+    """Run a vanilla (Elman) RNN over a batch of sequences ("Sequences and the recurrent idea").
 
     ``h_t = act(x_t W_xh + h_{t-1} W_hh + b_h)`` for ``t = 1..T``.
 
@@ -95,7 +95,7 @@ def rnn_forward(
 
     Returns:
         ``(h, cache)`` where ``h`` holds every hidden state, shape ``(B, T, H)``, and ``cache``
-        keeps what the backward pass (chapter 2) needs.
+        keeps what the backward pass (:func:`rnn_backward`) needs.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {list(ACTIVATIONS)}")
@@ -148,7 +148,7 @@ def _unpack_cache(dh: np.ndarray, cache: Mapping[str, Any]) -> tuple[Any, ...]:
 def _backward_through_time(
     dh: np.ndarray, h: np.ndarray, W_hh: np.ndarray, activation: str, keep_delta: bool
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """The backward recursion of chapter 2, eq. ``delta_t = dh_t + (delta_{t+1} * phi') W_hh^T``.
+    """The backward recursion ``delta_t = dh_t + (delta_{t+1} * phi') W_hh^T``.
 
     Returns ``(delta, da)``, both ``(B, T, H)``: ``delta[:, t]`` is the total gradient
     ``dL/dh_t`` (``None`` unless ``keep_delta``, to save memory) and
@@ -170,13 +170,13 @@ def _backward_through_time(
 
 
 def rnn_state_gradients(dh: np.ndarray, cache: Mapping[str, Any]) -> np.ndarray:
-    """Total gradients ``delta_t = dL/dh_t`` on every hidden state (chapter 2; used in chapter 3).
+    """Total gradients ``delta_t = dL/dh_t`` on every hidden state.
 
     ``dh`` holds the *partial* derivatives ``dL_t/dh_t`` (the direct effect of each state on the
     loss, shape ``(B, T, H)``). The result adds every path through later states:
     ``delta_T = dh_T`` and ``delta_t = dh_t + (delta_{t+1} * phi'(a_{t+1})) W_hh^T``.
-    This is the same recursion :func:`rnn_backward` runs (it calls the same code); chapter 3
-    plots ``||delta_t||`` against the lag ``T - t``.
+    This is the same recursion :func:`rnn_backward` runs (it calls the same code);
+    "Vanishing and exploding gradients" plots ``||delta_t||`` against the lag ``T - t``.
 
     Args:
         dh: upstream gradient on every hidden state, shape ``(B, T, H)``.
@@ -194,7 +194,7 @@ def rnn_state_gradients(dh: np.ndarray, cache: Mapping[str, Any]) -> np.ndarray:
 def rnn_backward(
     dh: np.ndarray, cache: Mapping[str, Any]
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Backpropagation through time for the vanilla RNN of :func:`rnn_forward` (chapter 2).
+    """Backpropagation through time for the vanilla RNN of :func:`rnn_forward`.
 
     Only the hidden-state recursion loops over time; every parameter gradient is then one
     matrix product over all ``B * T`` rows, because the per-step contributions of the shared

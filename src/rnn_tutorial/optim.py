@@ -1,9 +1,10 @@
 """Optimisers and gradient clipping over dicts of NumPy arrays.
 
-Introduced in chapter 2 ("Backpropagation through time") to train the NumPy RNN; chapter 3
-("Vanishing and exploding gradients") compares the two clipping rules; later NumPy chapters reuse
-both. Parameters and gradients are dicts with the same keys and shapes (``params["W_hh"]`` and
-``grads["W_hh"]``), as returned by the layers in :mod:`rnn_tutorial.numpy_rnn`.
+Introduced in "Backpropagation through time" to train the NumPy RNN (Adam and clipping by
+norm); "Vanishing and exploding gradients" adds SGD and compares the two clipping rules; later
+NumPy chapters reuse them. Parameters and gradients are dicts with the same keys and shapes
+(``params["W_hh"]`` and ``grads["W_hh"]``), as returned by the layers in
+:mod:`rnn_tutorial.numpy_rnn`.
 
 The update rules are PyTorch's (:class:`torch.optim.SGD`, :class:`torch.optim.Adam`,
 :func:`torch.nn.utils.clip_grad_norm_`, :func:`torch.nn.utils.clip_grad_value_`), and
@@ -51,7 +52,8 @@ class SGD:
     """Stochastic gradient descent with optional momentum, updating ``params`` in place.
 
     ``v <- momentum * v + g`` (``v = g`` on the first step), ``p <- p - lr * v``: the rule of
-    ``torch.optim.SGD`` without dampening, Nesterov or weight decay. Chapter 2.
+    ``torch.optim.SGD`` without dampening, Nesterov or weight decay. Used in "Vanishing and
+    exploding gradients".
     """
 
     def __init__(self, lr: float, momentum: float = 0.0) -> None:
@@ -83,7 +85,7 @@ class Adam:
 
     ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2`` and
     ``p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, exactly as
-    ``torch.optim.Adam`` computes it. Chapter 2.
+    ``torch.optim.Adam`` computes it. Introduced in "Backpropagation through time".
     """
 
     def __init__(
@@ -135,7 +137,9 @@ def clip_grad_norm(grads: Arrays, max_norm: float) -> tuple[dict[str, np.ndarray
 
     Every array is multiplied by the same factor ``min(1, max_norm / (norm + 1e-6))`` (the
     ``1e-6`` is torch's :func:`~torch.nn.utils.clip_grad_norm_`), so the direction of the full
-    gradient is kept. Returns new arrays and the norm *before* clipping. Chapters 2 and 3.
+    gradient is kept. Returns new arrays and the norm *before* clipping. Introduced in
+    "Backpropagation through time"; compared with :func:`clip_grad_value` in "Vanishing and
+    exploding gradients".
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
@@ -148,7 +152,7 @@ def clip_grad_value(grads: Arrays, clip_value: float) -> dict[str, np.ndarray]:
     """Clip every gradient entry to ``[-clip_value, clip_value]`` (what Keras' ``clipvalue`` does).
 
     Unlike :func:`clip_grad_norm` this changes the direction of the gradient whenever some but
-    not all entries are clipped; chapter 3 measures by how much.
+    not all entries are clipped; "Vanishing and exploding gradients" measures by how much.
     """
     if not isinstance(grads, Mapping) or not grads:
         raise ValueError("grads must be a non-empty dict of arrays")

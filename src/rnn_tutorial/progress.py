@@ -1,4 +1,5 @@
-"""A text progress bar whose stored notebook output stays clean (introduced in chapter 2).
+"""A text progress bar whose stored notebook output stays clean (introduced in
+"Backpropagation through time").
 
 ``make execute`` collapses the bar's carriage-return redraws, so the rendered book shows each
 bar's final line only. A text bar (not the ipywidgets one) needs no JavaScript to render.

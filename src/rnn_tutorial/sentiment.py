@@ -17,8 +17,9 @@ build the models in exactly the same way:
   (PyTorch), :func:`keras_prob` and :func:`torch_prob` feed and evaluate them.
 
 TensorFlow, Keras and PyTorch are imported inside the functions that need them, so importing
-this module is cheap. ``BiGRUClassifier`` is created on first access (a module-level
-``__getattr__``) for the same reason.
+this module is cheap. For the same reason ``BiGRUClassifier`` is defined in the private module
+:mod:`rnn_tutorial._sentiment_torch` and imported from there on first access (a module-level
+``__getattr__``).
 """
 
 from __future__ import annotations
@@ -158,46 +159,13 @@ def keras_sentiment_model(V: int, E: int, H: int, dropout: float = DEFAULT_DROPO
     )
 
 
-def _make_bigru_classifier() -> type:
-    import torch
-    from torch.nn.utils.rnn import pack_padded_sequence
-
-    class BiGRUClassifier(torch.nn.Module):
-        """Embedding, channel dropout, packed bidirectional GRU, linear read-out.
-
-        ``model(x, lengths)`` with ids ``x`` of shape ``(B, T)`` and ``lengths`` ``(B,)``
-        returns one logit per review, shape ``(B,)``. The PyTorch twin of
-        :func:`keras_sentiment_model`, with the same parameters. Introduced in the sentiment
-        chapter, chapters/14_sentiment.ipynb.
-        """
-
-        def __init__(self, V: int, E: int, H: int, dropout: float = DEFAULT_DROPOUT) -> None:
-            super().__init__()
-            self.embedding = torch.nn.Embedding(V, E, padding_idx=PAD)
-            self.dropout = torch.nn.Dropout1d(dropout)  # on (B, E, T): whole channels
-            self.rnn = torch.nn.GRU(E, H, batch_first=True, bidirectional=True)
-            self.head = torch.nn.Linear(2 * H, 1)
-
-        def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-            e = self.dropout(self.embedding(x).transpose(1, 2)).transpose(1, 2)  # (B, T, E)
-            packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            _, h_n = self.rnn(packed)  # (2, B, H): forward and backward final states
-            return self.head(torch.cat([h_n[0], h_n[1]], dim=-1)).squeeze(-1)
-
-    BiGRUClassifier.__module__ = __name__
-    return BiGRUClassifier
-
-
-_LAZY: dict[str, Any] = {}
-
-
 def __getattr__(name: str) -> Any:
-    """``BiGRUClassifier`` is built on first access, so that importing this module does not
-    import PyTorch."""
+    """``BiGRUClassifier`` is imported on first access from :mod:`rnn_tutorial._sentiment_torch`,
+    where it is defined at module level, so that importing this module does not import PyTorch."""
     if name == "BiGRUClassifier":
-        if name not in _LAZY:
-            _LAZY[name] = _make_bigru_classifier()
-        return _LAZY[name]
+        from rnn_tutorial._sentiment_torch import BiGRUClassifier
+
+        return BiGRUClassifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -15,9 +15,8 @@ trained to emit ``y_1 ... y_n <eos>``. Losses are in nats per target token.
 from __future__ import annotations
 
 import io
-import math
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -570,13 +569,3 @@ def bleu_by_length(
 def n_params(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def batches_per_epoch(n_pairs: int, batch_size: int) -> int:
-    """``ceil(n_pairs / batch_size)``, for progress bars."""
-    return math.ceil(n_pairs / batch_size)
-
-
-def iterate(batches: Sequence[Batch]) -> Iterator[Batch]:
-    """The batches in order (a hook for progress bars)."""
-    yield from batches

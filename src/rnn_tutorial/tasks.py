@@ -1,4 +1,5 @@
-"""Synthetic long-range memory tasks (introduced in chapter 6, "Long-range memory").
+"""Synthetic long-range memory tasks (stated in "Long-range memory"; "Vanishing and exploding
+gradients" already trains on the adding problem).
 
 Both generators return batch-major NumPy arrays (``book/notation.md``) drawn from the
 ``np.random.Generator`` they are given, so a fixed seed gives a fixed batch:
@@ -33,7 +34,7 @@ def _check_positive(name: str, value: object, minimum: int) -> int:
 def adding_problem(
     batch_size: int, T: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A batch of the adding problem (chapter 6).
+    """A batch of the adding problem (first used in "Vanishing and exploding gradients").
 
     Each sequence has two input channels. Channel 0 holds ``T`` numbers drawn uniformly from
     ``[0, 1]``; channel 1 is a marker that is 1 at exactly two steps, one drawn uniformly from the
@@ -68,7 +69,8 @@ def adding_problem(
 def recall_task(
     batch_size: int, T: int, rng: np.random.Generator, n_symbols: int = 8
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A batch of the recall task (chapter 6): name the first symbol after ``T - 1`` distractors.
+    """A batch of the recall task (introduced in "Long-range memory"): name the first symbol
+    after ``T - 1`` distractors.
 
     Every step shows one of ``K = n_symbols`` symbols, one-hot in channels ``0 .. K-1``, drawn
     uniformly and independently. Channel ``K`` marks the symbol to remember: it is 1 at the first

@@ -1,5 +1,5 @@
 """A small PyTorch training loop with a progress bar and a history (introduced in the chapter
-"Sequential MNIST"; the "Sentiment analysis" chapter and later application chapters reuse it).
+"Sequential MNIST"; the "Sentiment analysis" chapter reuses it).
 
 Keras has ``model.fit``; PyTorch leaves the loop to you. This module is the loop the book uses,
 short enough to read in one sitting:
@@ -10,7 +10,7 @@ short enough to read in one sitting:
 - :func:`evaluate` returns the mean loss and the accuracy of a model on a loader;
 - :func:`predict` returns the model's outputs on a loader as one NumPy array;
 - :func:`chrono_init_` sets the gate biases of a ``torch.nn.LSTM`` by chrono initialisation
-  (taught in chapter 6, "Long-range memory"; the Sequential MNIST chapter uses it for
+  (taught in "Long-range memory"; the Sequential MNIST chapter uses it for
   pixel-by-pixel MNIST).
 
 **Batches.** A loader yields tuples ``(*inputs, target)``: the model is called as
@@ -100,7 +100,7 @@ def evaluate(
     """Mean loss (weighted by batch size) and accuracy of ``model`` on ``loader``.
 
     The model is put in evaluation mode (``model.eval()``) and gradients are off; its previous
-    mode is restored afterwards. Raises ``ValueError`` for an empty loader. Chapter 13.
+    mode is restored afterwards. Raises ``ValueError`` for an empty loader.
     """
     import torch
 
@@ -137,7 +137,7 @@ def predict(
     With ``targets=True`` (the default) the loader yields ``(*inputs, target)`` and the target is
     ignored; with ``targets=False`` every element of a batch is an input (a single tensor is
     also accepted). The outputs are what the model returns, e.g. logits: apply ``argmax`` or a
-    threshold yourself. Evaluation mode, no gradients, float32 NumPy on the CPU. Chapter 13.
+    threshold yourself. Evaluation mode, no gradients, float32 NumPy on the CPU.
     """
     import torch
 
@@ -195,7 +195,7 @@ def fit(
     - ``lr``: the learning rate of the first parameter group at the end of the epoch.
 
     Raises ``ValueError`` for ``epochs < 1``, an empty loader or a bad ``scheduler_interval``,
-    and ``FloatingPointError`` when the loss becomes NaN or infinite. Chapter 13.
+    and ``FloatingPointError`` when the loss becomes NaN or infinite.
     """
     import torch
 
@@ -290,7 +290,7 @@ def chrono_init_(lstm: Any, t_max: float) -> Any:
     biases to ``-b_f`` and every other bias to 0. Gate blocks are in PyTorch's order i, f, g, o;
     the draws go into ``bias_ih`` and ``bias_hh`` is zeroed, for every layer and direction, in the
     order of ``lstm.named_parameters()``, from torch's global random generator. Introduced in
-    chapter 6, "Long-range memory", and used again in the "Sequential MNIST" chapter.
+    "Long-range memory", and used again in "Sequential MNIST".
 
     Raises ``TypeError`` for a module that is not a ``torch.nn.LSTM`` or has no biases, and
     ``ValueError`` when ``t_max`` is not a number greater than 2.
