@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -183,7 +184,7 @@ def main() -> None:
     torch.set_flush_denormal(config["flush_denormal"])
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    set_seed(config["seed"])
+    set_seed(config["seed"], deterministic=True)
     device = torch_device()
     from rnn_tutorial.data import fetch
 
@@ -223,6 +224,8 @@ def main() -> None:
             code_files=[__file__],
             data_files=data_files,
             results_dir=results_dir,
+            # a full run also records its smoke configuration's fingerprint
+            smoke_argv=None if args.smoke else [*sys.argv[1:], "--smoke"],
         )
         print(f"recorded {path}")
         if args.smoke:

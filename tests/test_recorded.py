@@ -28,22 +28,28 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = sorted((ROOT / "results" / "runs").glob("*.json"))
 
 
-def _tiny_run():
-    return {"metrics": {"val_acc": 0.5}, "curves": {"loss": [1.0, 0.5]}}
-
-
 @pytest.fixture
 def script(tmp_path: Path, monkeypatch) -> Path:
-    """A code file inside a stand-in repository root, so that editing it is harmless."""
+    """A module inside a stand-in repository root, whose ``tiny_run`` a run executes."""
     import rnn_tutorial.recorded as recorded
 
     root = tmp_path / "repo"
     (root / "experiments").mkdir(parents=True)
-    path = root / "experiments" / "tiny.py"
-    path.write_text("print('tiny')\n")
+    path = root / "experiments" / "tiny_experiment.py"
+    path.write_text(
+        "def tiny_run():\n"
+        "    return {'metrics': {'val_acc': 0.5}, 'curves': {'loss': [1.0, 0.5]}}\n"
+    )
     monkeypatch.setattr(recorded, "repo_root", lambda: root)
-    monkeypatch.setattr(recorded, "_package_modules", lambda: [])
+    monkeypatch.syspath_prepend(str(root / "experiments"))
+    sys.modules.pop("tiny_experiment", None)
     return path
+
+
+def _tiny_run():
+    import tiny_experiment
+
+    return tiny_experiment.tiny_run()
 
 
 def test_blob_sha1_is_gits_hash(tmp_path: Path):
@@ -69,14 +75,18 @@ def test_record_writes_metrics_curves_and_provenance(script: Path, tmp_path: Pat
     saved = json.loads(out.read_text())
     assert saved["metrics"] == {"val_acc": 0.5} and saved["curves"]["loss"] == [1.0, 0.5]
     prov = saved["provenance"]
-    assert prov["code"] == {"experiments/tiny.py": blob_sha1(script)}
+    assert set(prov["definitions"]) == {"experiments/tiny_experiment.py"}
+    assert set(prov["definitions"]["experiments/tiny_experiment.py"]) == {"<module>", "tiny_run"}
+    assert prov["git"]["commit"] and "clean" in prov["git"]
+    assert prov["versions"]["numpy"] and "; " in prov["environment"]["cpu"]
     assert prov["data"]["data.bin"] == hashlib.sha256(b"\x00\x01").hexdigest()
     assert {"numpy", "torch", "cpu"} <= set(prov["environment"])
     assert prov["wall_seconds"] >= 0 and prov["date"].endswith("UTC")
     assert sys.argv[0].split("/")[-1] in prov["command"]
     run = load_run("tiny", results_dir=tmp_path / "runs")
     assert run.metrics["val_acc"] == 0.5 and run.config == {"epochs": 1}
-    assert run.label.startswith("recorded run, 0 s on ") and prov["date"][:10] in run.label
+    took = f"{prov['wall_seconds']:.0f} s"  # the run, its tracing included
+    assert run.label.startswith(f"recorded run, {took} on ") and prov["date"][:10] in run.label
     assert not list((tmp_path / "runs").glob("*.tmp")), "the write must be atomic"
 
 
@@ -84,8 +94,10 @@ def test_problems_detects_a_changed_or_missing_code_file(script: Path, tmp_path:
     out = record("tiny", _tiny_run, config={}, code_files=[script], results_dir=tmp_path)
     root = script.parents[1]
     assert problems(out, root=root) == []
-    script.write_text("print('edited after the run')\n")
-    assert any("changed since the run was recorded" in p for p in problems(out, root=root))
+    script.write_text(script.read_text() + "# a comment: not a change\n")
+    assert problems(out, root=root) == []
+    script.write_text(script.read_text().replace("0.5}, 'curves'", "0.6}, 'curves'"))
+    assert any("tiny_run changed since the run" in p for p in problems(out, root=root))
     script.unlink()
     assert any("no longer exists" in p for p in problems(out, root=root))
 
@@ -112,5 +124,5 @@ def test_the_package_lives_in_this_repository():
 
 @pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.name)
 def test_recorded_run_is_fresh(path: Path):
-    """A results file fails when a code file it recorded has changed since (re-run it)."""
+    """A results file fails when a definition it executed, its data or its versions changed."""
     assert problems(path) == []
