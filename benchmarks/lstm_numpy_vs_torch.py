@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -71,7 +70,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnn_tutorial.cpu import cpu_description
+from rnn_tutorial.cpu import cpu_description, model_name
 from rnn_tutorial.numpy_lstm import lstm_backward, lstm_forward, lstm_init_params
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lstm_numpy_vs_torch.txt"
@@ -79,16 +78,6 @@ PAUSE = 0.5  # seconds of idle time before each block of timed runs
 GOAL = 1.3  # the goal: NumPy's median time at most this many times PyTorch's
 # Lines of a child run (--other-kernel) that describe the setup shared with the parent.
 SHARED = {"batch", "steps", "input_size", "hidden_size", "repeats", "gflop_per_run"}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def blas_info() -> str:
@@ -290,7 +279,7 @@ def main() -> None:
     lines = [
         "# NumPy LSTM vs torch.nn.LSTM (CPU), forward + backward, float32",
         f"# recorded: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
-        f"# cpu: {cpu_model()}, {os.cpu_count()} cores",
+        f"# cpu: {model_name()}, {os.cpu_count()} cores",
         f"# cpu extensions: {cpu_description().split('; ', 1)[-1]}",
         f"# numpy {np.__version__} ({blas_info()}); torch {torch.__version__} "
         f"({torch.get_num_threads()} threads)",

@@ -29,6 +29,7 @@ __all__ = [
     "cpu_features",
     "cpu_flags",
     "isa_limits",
+    "model_name",
     "onednn_isa",
     "openblas_kernel",
     "probe_bf16_lstm",
@@ -67,7 +68,8 @@ def cpu_features() -> dict[str, bool]:
     return {name: flag in flags for flag, name in FEATURES}
 
 
-def _model_name() -> str:
+def model_name() -> str:
+    """The CPU's model name, e.g. ``"AMD EPYC"`` (``platform`` where /proc/cpuinfo is missing)."""
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
@@ -84,7 +86,7 @@ def cpu_description() -> str:
     only "AMD EPYC"); the extensions can. Where the flags are unknown (no ``/proc/cpuinfo``,
     e.g. on macOS), it says so instead of reporting "no".
     """
-    head = f"{_model_name()}, {os.cpu_count()} cores"
+    head = f"{model_name()}, {os.cpu_count()} cores"
     if not cpu_flags():
         return f"{head}; instruction-set extensions unknown"
     shown = ", ".join(f"{name} {'yes' if has else 'no'}" for name, has in cpu_features().items())

@@ -244,17 +244,11 @@ def torch_device(prefer: str | None = None) -> Any:
 
 
 def cpu_model() -> str:
-    """The CPU's model name and core count, e.g. "AMD EPYC, 2 cores" (for provenance records)."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
+    """The CPU's model name and core count, e.g. "AMD EPYC, 2 cores" (for provenance records;
+    :func:`rnn_tutorial.cpu.cpu_description` adds the instruction-set extensions)."""
+    from rnn_tutorial.cpu import model_name
+
+    return f"{model_name()}, {os.cpu_count()} cores"
 
 
 def environment_report() -> dict[str, str]:
