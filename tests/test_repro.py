@@ -99,14 +99,19 @@ def test_tensorflow_starts_with_memory_growth_requested_before_its_first_op():
 
 
 def test_memory_growth_is_set_in_the_import_path_before_any_op():
-    """Read the code: set_memory_growth precedes the first TF op in _import_keras_quietly."""
+    """Read the code: set_memory_growth precedes the first TF op on both import paths."""
     import inspect
 
     from rnn_tutorial import repro
 
     source = inspect.getsource(repro._import_keras_quietly)
     assert source.index("TF_FORCE_GPU_ALLOW_GROWTH") < source.index("import keras")
+    assert source.index("import keras") < source.index("_prepare_tensorflow(tf)")
+    source = inspect.getsource(repro._prepare_tensorflow)
     assert source.index("set_memory_growth") < source.index("tf.transpose")
+    # On import after set_seed, the TensorFlow module is prepared before anything is seeded.
+    source = inspect.getsource(repro._SeedingLoader.exec_module)
+    assert source.index("_prepare_tensorflow(module)") < source.index("_seed_tensorflow(module")
 
 
 def _configs():
@@ -184,3 +189,48 @@ def test_cpu_model_names_the_processor_and_its_cores():
 
     model = cpu_model()
     assert model.endswith(f", {os.cpu_count()} cores") and len(model) > len(" cores") + 3
+
+
+# --- set_seed seeds TensorFlow and Keras when a chapter first imports them --------------------
+
+_SEED_PROBE = """
+import random, sys
+import numpy as np
+if sys.argv[1] == "keras-first":
+    import keras
+from rnn_tutorial.repro import set_seed
+set_seed(7)
+imported_at_seed = "tensorflow" in sys.modules
+drawn = [np.random.rand(), random.random()]
+import keras
+import tensorflow as tf
+drawn += [np.random.rand(), random.random()]
+print(repr((imported_at_seed, drawn, keras.random.uniform((3,)).numpy().tolist(),
+            keras.layers.Dense(2)(np.ones((1, 2))).numpy().tolist(),
+            tf.random.uniform((2,)).numpy().tolist(),
+            tf.config.experimental.tensor_float_32_execution_enabled())))
+"""
+
+
+def _seed_probe(order: str) -> tuple[tuple, str]:
+    import ast
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SEED_PROBE, order], capture_output=True, text=True, check=True
+    )
+    return ast.literal_eval(done.stdout.strip()), done.stderr
+
+
+def test_set_seed_does_not_import_tensorflow_and_seeds_it_on_import_as_if_it_had():
+    """A chapter that never uses Keras must not pay TensorFlow's import (7-12 s); one that
+    imports Keras after set_seed must get the same numbers as if Keras had been imported
+    first, quietly, with the chapter's own draws since set_seed left where they were."""
+    lazy, lazy_stderr = _seed_probe("set-seed-first")
+    eager, _ = _seed_probe("keras-first")
+    assert lazy[0] is False, "set_seed imported TensorFlow in a chapter that had not"
+    assert eager[0] is True
+    assert lazy[1:] == eager[1:], "seeding on import must give the numbers eager seeding gives"
+    assert lazy[-1] is False, "TF32 must be off after the import, as after an eager set_seed"
+    assert "cpu_feature_guard" not in lazy_stderr and "cudart" not in lazy_stderr, lazy_stderr

@@ -10,13 +10,17 @@ Every notebook starts with::
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.metadata
 import os
 import platform
 import random
 import sys
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,6 +47,38 @@ def _installed(module: str) -> bool:
     return module in sys.modules or importlib.util.find_spec(module) is not None
 
 
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[None]:
+    """Redirect the process's stderr (file descriptor 2) while the block runs; if it raises,
+    print what was captured with the error."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _prepare_tensorflow(tf: Any) -> None:
+    """Probe the devices, ask every GPU to grow its memory on demand, and run the one op that
+    logs a oneDNN note, before any chapter's op (call it with stderr captured)."""
+    # Probes CUDA now, while stderr is captured, and asks every GPU to grow its memory on
+    # demand before the first op below starts the GPU runtime.
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+    # Keras transposes every mask; the first boolean transpose logs a oneDNN note once per
+    # process. Trigger it here, silently.
+    tf.transpose(tf.zeros((1, 1), dtype=tf.bool))
+
+
 def _import_keras_quietly() -> Any:
     """Import Keras (and TensorFlow, its backend) with the C++ start-up logs silenced.
 
@@ -58,32 +94,108 @@ def _import_keras_quietly() -> Any:
     # starve PyTorch in the same process. Growth-on-demand must be set before the first op;
     # the environment variable covers a reader who imports TensorFlow before calling set_seed.
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import keras
+    with _stderr_captured():
+        import keras
 
-            if keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-                # Probes CUDA now, while stderr is captured, and asks every GPU to grow its
-                # memory on demand before the first op below starts the GPU runtime.
-                for gpu in tf.config.list_physical_devices("GPU"):
-                    tf.config.experimental.set_memory_growth(gpu, True)
-                # Keras transposes every mask; the first boolean transpose logs a oneDNN note
-                # once per process. Trigger it here, silently.
-                tf.transpose(tf.zeros((1, 1), dtype=tf.bool))
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            _prepare_tensorflow(tf)  # set_memory_growth, then the first op (tf.transpose)
     return keras
+
+
+def _seed_tensorflow(tf: Any, seed: int, deterministic: bool) -> None:
+    tf.random.set_seed(seed)
+    # TensorFlow computes float32 matrix products in TensorFloat-32 (a 10-bit mantissa) on
+    # Ampere and newer GPUs; the book's policy is full float32 (see set_seed).
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def _seed_keras(keras: Any, seed: int, deterministic: bool) -> None:
+    """Seed Keras: its global seed generator, Python's and NumPy's generators (layers without
+    a seed draw theirs from Python's ``random``), and its backend."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        _seed_tensorflow(sys.modules["tensorflow"], seed, deterministic)
+
+
+def _generator_states() -> tuple[Any, ...]:
+    torch = sys.modules.get("torch")
+    return (
+        random.getstate(),
+        np.random.get_state(),  # noqa: NPY002
+        torch.random.get_rng_state() if torch is not None else None,
+    )
+
+
+def _restore_generator_states(states: tuple[Any, ...]) -> None:
+    random.setstate(states[0])
+    np.random.set_state(states[1])  # noqa: NPY002
+    torch = sys.modules.get("torch")
+    if torch is not None and states[2] is not None:
+        torch.random.set_rng_state(states[2])
+
+
+class _SeedOnImport(importlib.abc.MetaPathFinder):
+    """Seeds TensorFlow and Keras when the chapter first imports them (see :func:`set_seed`).
+
+    Importing TensorFlow takes 7 to 12 seconds, so ``set_seed`` does not import it for a
+    chapter that never uses it. This finder is consulted when ``tensorflow`` or ``keras`` is
+    first imported; it lets the normal loader import the module with TensorFlow's start-up logs
+    silenced, then applies the seed, exactly as ``set_seed`` would have done had the module
+    been imported already, except that the generators of Python, NumPy and torch are left
+    where the chapter's draws since ``set_seed`` have moved them.
+    """
+
+    def __init__(self, seed: int, deterministic: bool) -> None:
+        self.seed = seed
+        self.deterministic = deterministic
+        self.pending = {"tensorflow", "keras"} - set(sys.modules)
+        self.saved: tuple[Any, ...] | None = None
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.pending:
+            return None
+        self.pending.discard(name)
+        if not self.pending and self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _SeedingLoader(spec.loader, self, name)
+        return spec
+
+
+class _SeedingLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, finder: _SeedOnImport, name: str) -> None:
+        self.loader = loader
+        self.finder = finder
+        self.name = name
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        module.__loader__ = module.__spec__.loader = self.loader  # the real loader from now on
+        finder = self.finder
+        outermost = finder.saved is None  # importing Keras imports TensorFlow inside it
+        if outermost:
+            finder.saved = _generator_states()
+        try:
+            with _stderr_captured():
+                self.loader.exec_module(module)
+                if self.name == "tensorflow":
+                    _prepare_tensorflow(module)
+                    _seed_tensorflow(module, finder.seed, finder.deterministic)
+            if self.name == "keras":
+                _seed_keras(module, finder.seed, finder.deterministic)
+        finally:
+            if outermost:
+                # As if the import had drawn nothing: the chapter's draws since set_seed stand.
+                _restore_generator_states(finder.saved)
+                finder.saved = None
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:
@@ -101,9 +213,16 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
       (``tf.config.experimental.enable_op_determinism``) and PyTorch's deterministic
       algorithms (``torch.use_deterministic_algorithms``): slower, and an op without a
       deterministic implementation raises an error instead of running;
-    - GPU kernels (cuDNN, cuBLAS) are non-deterministic unless ``deterministic=True`` and the
-      environment they require (e.g. ``CUBLAS_WORKSPACE_CONFIG``) are set;
+    - GPU kernels (cuDNN, cuBLAS) are non-deterministic unless ``deterministic=True``; the
+      pinned PyTorch no longer asks for ``CUBLAS_WORKSPACE_CONFIG``, since it gives each
+      cuBLAS handle a workspace of its own (see "RNNs in PyTorch");
     - nothing is reproducible across CPU generations, GPUs or library versions bit for bit.
+
+    TensorFlow and Keras are seeded now if they are imported, and otherwise when the chapter
+    first imports them (quietly: TensorFlow's start-up logs are silenced; Python's, NumPy's and
+    torch's generators are left as the chapter's draws since this call left them), so a chapter
+    that never uses Keras does not pay the seconds TensorFlow takes to import. Float32 means
+    float32 on every device: TensorFloat-32 is switched off in PyTorch and TensorFlow.
 
     The recorded runs' smoke fingerprints are taken with determinism on
     (:mod:`rnn_tutorial.executed`), and the scripts pass ``deterministic=True``.
@@ -123,27 +242,21 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         # matmuls in full precision, but cuDNN (convolutions and RNNs) may use TF32.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    if _installed("keras"):
-        keras = _import_keras_quietly()
-        keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the backend (TensorFlow)
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            # TensorFlow computes float32 matrix products in TensorFloat-32 (a 10-bit
-            # mantissa) on Ampere and newer GPUs; the book's policy is full float32 (above).
-            tf.config.experimental.enable_tensor_float_32_execution(False)
-            if deterministic:
-                tf.config.experimental.enable_op_determinism()
-    elif _installed("tensorflow"):
-        import tensorflow as tf
-
-        tf.random.set_seed(seed)
         if deterministic:
-            tf.config.experimental.enable_op_determinism()
-    if deterministic and _installed("torch"):
-        import torch
-
-        torch.use_deterministic_algorithms(True)
+            torch.use_deterministic_algorithms(True)
+    for finder in [f for f in sys.meta_path if isinstance(f, _SeedOnImport)]:
+        sys.meta_path.remove(finder)  # an earlier call's seed no longer applies
+    if _installed("tensorflow"):
+        # Growth-on-demand must be asked for before TensorFlow's first op (see above).
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    if "tensorflow" in sys.modules:
+        _seed_tensorflow(sys.modules["tensorflow"], seed, deterministic)
+    if "keras" in sys.modules:
+        _seed_keras(sys.modules["keras"], seed, deterministic)
+    if {"tensorflow", "keras"} - set(sys.modules) and (
+        _installed("keras") or _installed("tensorflow")
+    ):
+        sys.meta_path.insert(0, _SeedOnImport(seed, deterministic))
 
 
 def gpu_smoke() -> bool:
