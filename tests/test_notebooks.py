@@ -1,7 +1,10 @@
 """The stored notebooks are fresh, listed in the table of contents and fit to publish.
 
 Freshness is proved by tools/nbtools.py: `make execute` records a hash of each notebook's code
-cells; these tests fail when a code cell changed after its outputs were stored.
+cells and what its outputs depend on (the package definitions it executed, the values it read
+from other chapters, the recorded runs it showed, the library versions); these tests fail when
+any of them changed after its outputs were stored (tests/test_notebook_deps.py checks the
+scenarios).
 """
 
 from __future__ import annotations
@@ -317,3 +320,16 @@ def test_math_checks_catch_the_broken_forms():
     assert tex_outside_math("an unclosed $x + y, and \\alpha outside math\n")
     fine = "- BPTT: $\\boldsymbol{\\delta}_t = \\mathbf{e}_t +\n  x$, `\\n`, \\$5, \\\\alpha\n"
     assert not tex_outside_math(fine)
+
+
+def test_status_page_says_why_a_notebook_is_stale(tmp_path: Path):
+    path = NOTEBOOKS[0]
+    nb = nbformat.read(path, as_version=4)
+    assert nbtools._why_stale(path) == "yes"
+    nb.metadata["rnn_tutorial"]["depends"]["definitions"] = {
+        "src/rnn_tutorial/repro.py": {"set_seed": "0" * 64}
+    }
+    stale = tmp_path / path.name
+    nbformat.write(nb, stale)
+    why = nbtools._why_stale(stale)
+    assert why.startswith("NO: ") and "src/rnn_tutorial/repro.py::set_seed changed" in why, why

@@ -13,6 +13,11 @@ Usage (the Makefile wraps these; see CONTRIBUTING.md):
 
 - ``code_sha256``: a hash of every code cell's source, in order. If a code cell changes after
   the outputs were stored, the hash no longer matches and ``check`` (and the test suite) fails.
+- ``depends``: what else the outputs depend on (:mod:`rnn_tutorial.notebook_deps`): a hash of
+  every definition of the package that the kernel executed (docstrings, comments and code it
+  never ran do not count), every value it read from another notebook with ``glued``, the
+  numbers of every recorded run it read with ``load_run``, and the library versions. ``check``
+  names whichever of these changed since.
 - ``execution_seconds``, ``executed_at``, ``device`` and ``machine``: shown on the book's
   execution-status page.
 """
@@ -27,6 +32,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -96,26 +102,77 @@ def _clean_streams(cell: nbformat.NotebookNode) -> None:
     cell.outputs = merged
 
 
-def execute(path: Path, timeout: int = 600) -> float:
-    """Execute one notebook in place; return its wall-clock time in seconds."""
-    from nbclient import NotebookClient
+def _silent(code: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(code)
 
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+
+def _tracing_client(nb: nbformat.NotebookNode, path: Path, out: Path, timeout: int) -> Any:
+    """An nbclient client that runs the notebook between two silent cells of its own: the
+    first starts tracing the package (:mod:`rnn_tutorial.notebook_deps`), the last writes what
+    the notebook depended on to ``out``. Neither is stored, and neither counts in the
+    notebook's execution counts."""
+    from nbclient import NotebookClient
+    from nbclient.util import ensure_async, run_sync
+
+    class TracingClient(NotebookClient):  # type: ignore[misc]
+        async def _async_silent(self, code: str) -> None:
+            # nbclient stores a cell back at its index: give it one past the notebook's end.
+            self.nb.cells.append(_silent(code))
+            try:
+                await self.async_execute_cell(
+                    self.nb.cells[-1], len(self.nb.cells) - 1, store_history=False
+                )
+            finally:
+                self.nb.cells.pop()
+                self.code_cells_executed -= 1
+
+        async def async_execute(self, reset_kc: bool = False, **kwargs: Any) -> Any:
+            self.reset_execution_trackers()
+            async with self.async_setup_kernel(**kwargs):
+                assert self.kc is not None
+                info = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
+                if info is not None and "language_info" in info["content"]:
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                await self._async_silent("import rnn_tutorial.notebook_deps as _d; _d.start()")
+                for index, cell in enumerate(self.nb.cells):
+                    await self.async_execute_cell(
+                        cell, index, execution_count=self.code_cells_executed + 1
+                    )
+                await self._async_silent(
+                    f"import rnn_tutorial.notebook_deps as _d; _d.finish({str(out)!r})"
+                )
+                self.set_widgets_metadata()
+            return self.nb
+
+        execute = run_sync(async_execute)
+
+    return TracingClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
     )
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Execute one notebook in place; return its wall-clock time in seconds."""
+    import tempfile
+
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "depends.json"
+        client = _tracing_client(nb, path, out, timeout)
+        start = time.perf_counter()
+        client.execute()
+        seconds = time.perf_counter() - start
+        depends = json.loads(out.read_text(encoding="utf-8"))
     for cell in nb.cells:
         if cell.cell_type == "code":
             _clean_streams(cell)
     nb.metadata[META_KEY] = {
         "code_sha256": code_hash(nb),
+        "depends": depends,
         "execution_seconds": round(seconds, 1),
         "executed_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "device": _device(),
@@ -135,6 +192,14 @@ def problems(path: Path) -> list[str]:
     found = []
     if meta.get("code_sha256") != code_hash(nb):
         found.append(f"{name}: code changed after its outputs were stored; run `make execute`")
+    if "depends" not in meta:
+        found.append(f"{name}: executed before its dependencies were recorded; run `make execute`")
+    else:
+        from rnn_tutorial.notebook_deps import changes
+
+        found += [
+            f"{name}: {change}; run `make execute`" for change in changes(meta["depends"], ROOT)
+        ]
     counts = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -190,6 +255,15 @@ def isa_notebooks() -> list[Path]:
     return found
 
 
+def _why_stale(path: Path) -> str:
+    """ "yes", or "NO: " and the reasons, for the status page."""
+    found = problems(path)
+    if not found:
+        return "yes"
+    reasons = [p.removeprefix(f"{path.name}: ").removesuffix("; run `make execute`") for p in found]
+    return "NO: " + "; ".join(reasons)
+
+
 def status_rows() -> list[dict[str, str]]:
     """One row per chapter notebook, for the book's execution-status page."""
     rows = []
@@ -205,7 +279,7 @@ def status_rows() -> list[dict[str, str]]:
                 else "-",
                 "device": meta.get("device", "-"),
                 "machine": meta.get("machine", "-"),
-                "fresh": "yes" if not problems(path) else "NO",
+                "fresh": _why_stale(path),
             }
         )
     return rows

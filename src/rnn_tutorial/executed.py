@@ -48,7 +48,11 @@ MODULE = "<module>"  # the name of a module's top level
 # The folders, relative to the repository root, whose code a recorded run depends on.
 TRACED_FOLDERS = ("src/rnn_tutorial", "experiments")
 # Machinery that runs around every recorded run but decides none of its numbers.
-_INFRASTRUCTURE = ("src/rnn_tutorial/executed.py", "src/rnn_tutorial/recorded.py")
+_INFRASTRUCTURE = (
+    "src/rnn_tutorial/executed.py",
+    "src/rnn_tutorial/notebook_deps.py",
+    "src/rnn_tutorial/recorded.py",
+)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 

@@ -22,6 +22,7 @@ def glued(notebook: str | Path, key: str) -> Any:
     """The value glued under ``key`` in the executed ``notebook``, as the Python literal it was
     stored as. ``notebook`` is a path, or a file name in the book's ``chapters/`` folder (e.g.
     ``"07_char_lm_numpy.ipynb"``)."""
+    from rnn_tutorial.notebook_deps import note_glued
     from rnn_tutorial.recorded import repo_root
 
     path = Path(notebook)
@@ -37,5 +38,7 @@ def glued(notebook: str | Path, key: str) -> Any:
     for cell in cells:
         for output in cell.get("outputs", []):
             if output.get("metadata", {}).get("scrapbook", {}).get("name") == key:
-                return ast.literal_eval(output["data"][_MIME])
+                value = ast.literal_eval(output["data"][_MIME])
+                note_glued(path.name, key, value)
+                return value
     raise KeyError(f"{path.name} glues no value named {key!r}: execute it, or check the key")

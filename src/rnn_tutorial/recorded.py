@@ -347,14 +347,18 @@ def _read(path: Path) -> dict[str, Any]:
 def load_run(name: str, results_dir: Path | None = None) -> RecordedRun:
     """Read ``results/runs/<name>.json`` for a chapter (see the module docstring)."""
     folder = Path(results_dir) if results_dir is not None else find_results_dir()
+    from rnn_tutorial.notebook_deps import note_run
+
     data = _read(folder / f"{name}.json")
-    return RecordedRun(
+    run = RecordedRun(
         name=data["name"],
         metrics=data["metrics"],
         curves=data.get("curves", {}),
         provenance=data["provenance"],
         config=data.get("config", {}),
     )
+    note_run(run)  # a notebook's stored outputs now depend on these numbers
+    return run
 
 
 def problems(path: Path, root: Path | None = None) -> list[str]:
