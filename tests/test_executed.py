@@ -271,3 +271,74 @@ def test_fingerprints_leave_out_timings_and_rates():
         "by_width": {"1": {"bleu": 1.0}},
         "curves": [{"loss": 2.0}],
     }
+
+
+CALLS_SOURCE = '''"""A module traced by calls."""
+
+
+def used(x):
+    """Docstring."""
+    return helper(x) + 1
+
+
+def helper(x):
+    return 2 * x
+
+
+def unused(x):
+    return x
+
+
+class Box:
+    def opened(self):
+        return [i for i in range(3)]
+
+    def closed(self):
+        return 0
+
+
+def fails():
+    raise ValueError("boom")
+'''
+
+
+def _calls_package(tmp_path: Path, monkeypatch, name: str) -> Path:
+    package = tmp_path / "src" / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text(CALLS_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    return package
+
+
+def test_tracing_by_calls_finds_what_tracing_by_lines_finds(tmp_path: Path, monkeypatch):
+    """The notebooks' tracer (by='calls') and the recorded runs' (by='lines') agree."""
+    import importlib
+    import traceback
+
+    results = {}
+    for by in ("lines", "calls"):
+        name = f"callspkg_{by}"
+        _calls_package(tmp_path / by, monkeypatch, name)
+        with ExecutedDefinitions(tmp_path / by, (f"src/{name}",), by=by) as traced:
+            mod = importlib.import_module(f"{name}.mod")
+            assert mod.used(1) == 3 and mod.Box().opened() == [0, 1, 2]
+            try:
+                mod.fails()
+            except ValueError:
+                frame = traceback.extract_tb(sys.exc_info()[2])[-1]
+                line = CALLS_SOURCE.splitlines().index('    raise ValueError("boom")') + 1
+                assert (frame.lineno, frame.line) == (line, 'raise ValueError("boom")')
+        results[by] = traced.result()[f"src/{name}/mod.py"]
+    assert results["calls"] == results["lines"]
+    assert set(results["calls"]) == {MODULE, "used", "helper", "Box", "Box.opened", "fails"}
+    assert not list(tmp_path.rglob("*.pyc")), "the instrumented code must not be cached"
+
+
+def test_tracing_by_calls_refuses_a_module_imported_before_it_started(tmp_path, monkeypatch):
+    import importlib
+
+    _calls_package(tmp_path, monkeypatch, "callspkg_early")
+    importlib.import_module("callspkg_early.mod")
+    with pytest.raises(RuntimeError, match="imported before tracing started"):
+        ExecutedDefinitions(tmp_path, ("src/callspkg_early",), by="calls").__enter__()

@@ -12,6 +12,9 @@ readers of results made elsewhere note what they return:
 to a JSON file, which ``nbtools`` stores in the notebook's metadata. :func:`changes` says, one
 line each, what has changed since: an executed definition (docstrings, comments and code the
 notebook never ran do not count), a glued value, a recorded run's numbers, or a pinned version.
+Code that runs only in a worker process (``joblib``, a ``DataLoader`` worker) is not seen, so a
+chapter that hands work to workers runs one piece of it in its own process, as "Vanishing and
+exploding gradients" does with its twenty training runs.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def start() -> None:
 
     _glued.clear()
     _runs.clear()
-    _tracer = ExecutedDefinitions(repo_root(), folders=TRACED)
+    _tracer = ExecutedDefinitions(repo_root(), folders=TRACED, by="calls")
     _tracer.__enter__()
 
 
