@@ -47,13 +47,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two workers, one notebook (or test module) each at a time (pytest-xdist): a notebook's
+# cells share one kernel, so they stay together, in order, on one worker (--dist loadscope).
+PARALLEL := -n 2 --dist loadscope
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout 600 -p no:cacheprovider
 
 test: $(STAMP) lint book
 	$(BIN)/python tools/nbtools.py check
 	$(BIN)/python tools/runs.py check
-	$(BIN)/pytest tests chapters $(NBVAL)
+	$(BIN)/pytest tests chapters $(NBVAL) $(PARALLEL) --durations=30
 	$(MAKE) --no-print-directory gpu-smoke
 	$(MAKE) --no-print-directory isa-limit
 
@@ -63,7 +66,7 @@ test: $(STAMP) lint book
 gpu-smoke: $(STAMP)
 	nbs="$$($(BIN)/python tools/nbtools.py gpu-notebooks)"; \
 	if [ -z "$$nbs" ]; then echo "gpu-smoke: no notebook calls choose_config" >&2; exit 1; fi; \
-	RNN_TUTORIAL_GPU_SMOKE=1 $(BIN)/pytest $$nbs $(NBVAL)
+	RNN_TUTORIAL_GPU_SMOKE=1 $(BIN)/pytest $$nbs $(NBVAL) $(PARALLEL)
 
 # The notebooks whose path depends on the CPU's instruction set (bfloat16, oneDNN, OpenBLAS
 # kernels), executed again as on an AVX2-only CPU: oneDNN and OpenBLAS are told to use nothing
