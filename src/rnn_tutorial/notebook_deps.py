@@ -91,7 +91,7 @@ def changes(depends: Mapping[str, Any], root: Path) -> list[str]:
     """What changed since a notebook recorded ``depends`` (see :func:`finish`): one line each."""
     from rnn_tutorial.executed import changed_definitions
     from rnn_tutorial.glued import glued
-    from rnn_tutorial.recorded import RecordedRunError, _pins, load_run
+    from rnn_tutorial.recorded import RecordedRunError, changed_pins, load_run
 
     found = [
         f"package code it executed changed: {change}"
@@ -115,9 +115,5 @@ def changes(depends: Mapping[str, Any], root: Path) -> list[str]:
             continue
         if now != digest:
             found.append(f"the recorded run {name} it shows was recorded again")
-    pins = _pins(root)
-    for package, version in sorted(depends.get("versions", {}).items()):
-        pinned = pins.get(package)
-        if pinned is not None and version.split("+", 1)[0] != pinned:
-            found.append(f"it ran with {package} {version}; requirements.txt pins {pinned}")
+    found += [f"it {change}" for change in changed_pins(depends.get("versions", {}), root)]
     return found

@@ -50,6 +50,7 @@ __all__ = [
     "RecordedRun",
     "RecordedRunError",
     "blob_sha1",
+    "changed_pins",
     "find_results_dir",
     "fingerprint",
     "load_run",
@@ -392,11 +393,19 @@ def problems(path: Path, root: Path | None = None) -> list[str]:
     for file, digest in sorted(provenance.get("data", {}).items()):
         if digest not in known:
             found.append(f"{name}: its data file {file} is not one the loaders verify any more")
+    found += [f"{name}: {change}" for change in changed_pins(provenance.get("versions", {}), root)]
+    return found
+
+
+def changed_pins(versions: Mapping[str, str], root: Path) -> list[str]:
+    """One line for each recorded version that ``requirements.txt`` no longer pins (a local
+    build suffix such as ``+cpu`` ignored); shared by recorded runs and notebooks."""
     pins = _pins(root)
-    for package, version in sorted(provenance.get("versions", {}).items()):
+    found = []
+    for package, version in sorted(versions.items()):
         pinned = pins.get(package)
         if pinned is not None and version.split("+", 1)[0] != pinned:
-            found.append(f"{name}: ran with {package} {version}; requirements.txt pins {pinned}")
+            found.append(f"ran with {package} {version}; requirements.txt pins {pinned}")
     return found
 
 
